@@ -1,0 +1,1 @@
+"""Readers, question generators, curation and export of spatial VQA data (STVQA schema)."""

@@ -1,0 +1,1 @@
+"""Simulated 3D indoor scenes with exact metric ground truth."""

@@ -1,0 +1,1 @@
+"""Evaluation harness: benchmark registry, loaders, answer extraction, backends, metrics, reports."""

@@ -1,0 +1,1 @@
+"""Drawing boxes and scene graphs, HTML reports and plots."""
