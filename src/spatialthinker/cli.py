@@ -37,9 +37,10 @@ def _register_all() -> None:
     from spatialthinker.eval import cli as eval_cli
     from spatialthinker.rewards import cli as rewards_cli
     from spatialthinker.train import cli as train_cli
+    from spatialthinker import quickstart
     from spatialthinker.viz import cli as viz_cli
 
-    for module in (rewards_cli, data_cli, train_cli, eval_cli, viz_cli):
+    for module in (rewards_cli, data_cli, train_cli, eval_cli, viz_cli, quickstart):
         module.register(app)
 
 
