@@ -50,7 +50,8 @@ _register_all()
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code so tests can call ``main([...])``."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of ``typer.Exit(code=N)`` instead of raising it.
+        result = app(args=argv, standalone_mode=False)
     except typer.Exit as done:
         return int(done.exit_code or 0)
     except SystemExit as done:  # click's usage errors
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         typer.echo(f"error: {error}", err=True)
         return 1
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ _EPS = 1e-9
 # Normalised coordinates are clipped to this range so that absurd but finite model outputs (1e300) cannot
 # overflow squares into inf/NaN; a box ten image-widths away scores the same as one a million away.
 _COORD_LIMIT = 10.0
+COORD_LIMIT = _COORD_LIMIT  # public name for callers that normalise boxes themselves
 
 
 def normalize_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:

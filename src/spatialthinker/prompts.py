@@ -7,6 +7,7 @@ under a stable name, and recorded with every result.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Callable, Sequence
@@ -165,19 +166,55 @@ class ParsedResponse:
         return self.contents.get("answer")
 
 
+def _tag_span(text: str, tag: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the content of ``<tag>...</tag>`` when both occur exactly once and in that order."""
+    opening, closing = f"<{tag}>", f"</{tag}>"
+    start = text.find(opening)
+    if start < 0 or text.find(opening, start + 1) >= 0:
+        return None
+    end = text.find(closing)
+    if end < 0 or text.find(closing, end + 1) >= 0 or end < start:
+        return None
+    return start + len(opening), end
+
+
+@functools.lru_cache(maxsize=32)
+def _tag_pattern(tags: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("<(/?)(" + "|".join(re.escape(tag) for tag in tags) + ")>")
+
+
+def _tag_spans(text: str, tags: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Content spans of the tags that occur exactly once, opened before closed; one regex pass over ``text``.
+
+    (One pass instead of four ``find``s per tag: the reward parses every completion of every step.)
+    """
+    if len(text) > 50_000:  # long (possibly adversarial) text: C-speed finds, whatever the number of tags in it
+        spans = {tag: _tag_span(text, tag) for tag in tags}
+        return {tag: span for tag, span in spans.items() if span is not None}
+    opens: dict[str, int] = {}
+    closes: dict[str, int] = {}
+    repeated: set[str] = set()
+    for match in _tag_pattern(tags).finditer(text):
+        slash, tag = match.groups()
+        seen = closes if slash else opens
+        if tag in seen:
+            repeated.add(tag)
+        seen[tag] = match.start() if slash else match.end()
+    return {tag: (opens[tag], closes[tag]) for tag in opens
+            if tag in closes and tag not in repeated and opens[tag] <= closes[tag]}
+
+
 def _tag_contents(text: str, tag: str) -> str | None:
     """Content of ``<tag>...</tag>`` when both occur exactly once and in that order."""
-    opening, closing = f"<{tag}>", f"</{tag}>"
-    if text.count(opening) != 1 or text.count(closing) != 1:
-        return None
-    start, end = text.find(opening), text.find(closing)
-    if start > end:
-        return None
-    return text[start + len(opening):end]
+    span = _tag_span(text, tag)
+    return None if span is None else text[span[0]:span[1]]
 
 
 def parse_response(text: str, tags: Sequence[str] = TAGS, scene_options: ParseOptions = STRICT) -> ParsedResponse:
     """Split ``text`` into its tags and validate the scene graph. Never raises.
+
+    ``tags_ok``: every tag occurs exactly once, opened before it is closed (the reference rule, any order).
+    ``in_order``: additionally each tag closes before the next one opens (the paper's stricter rule).
 
     Example:
         >>> p = parse_response('<observe>x</observe><scene>{"objects": []}</scene><think>y</think><answer>(A) a</answer>')
@@ -186,17 +223,28 @@ def parse_response(text: str, tags: Sequence[str] = TAGS, scene_options: ParseOp
     """
     if not isinstance(text, str):
         return ParsedResponse({tag: None for tag in tags}, False, False, None, ["response is not a string"])
-    contents = {tag: _tag_contents(text, tag) for tag in tags}
-    missing = [tag for tag, value in contents.items() if value is None]
-    errors = [f"<{tag}> must occur exactly once with its closing tag" for tag in missing]
-    positions = [text.find(f"<{tag}>") for tag in tags]
-    in_order = not missing and positions == sorted(positions) and all(
-        text.find(f"</{a}>") < text.find(f"<{b}>") for a, b in zip(tags, tags[1:]))
+    contents: dict[str, str | None] = {}
+    errors: list[str] = []
+    in_order = True
+    previous_end = -1
+    spans = _tag_spans(text, tuple(tags))
+    for tag in tags:
+        span = spans.get(tag)
+        if span is None:
+            contents[tag] = None
+            errors.append(f"<{tag}> must occur exactly once with its closing tag")
+            continue
+        contents[tag] = text[span[0]:span[1]]
+        in_order = in_order and previous_end < span[0]
+        previous_end = span[1]
+    tags_ok = not errors
     scene = None
-    if "scene" in tags and contents.get("scene") is not None:
-        scene, reasons = SceneGraph.parse(contents["scene"], scene_options)
-        errors.extend(f"scene: {reason}" for reason in reasons[:5])
-    return ParsedResponse(contents, not missing, in_order, scene, errors)
+    scene_text = contents.get("scene")
+    if scene_text is not None:
+        scene, reasons = SceneGraph.parse(scene_text, scene_options)
+        if reasons:
+            errors.extend(f"scene: {reason}" for reason in reasons[:5])
+    return ParsedResponse(contents, tags_ok, tags_ok and in_order, scene, errors)
 
 
 def parse_ground_truth(ground_truth: str) -> tuple[SceneGraph | None, str | None]:

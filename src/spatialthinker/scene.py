@@ -48,7 +48,15 @@ def load_json(text: str) -> tuple[Any, str | None]:
     """
     try:
         return orjson.loads(text), None
-    except (orjson.JSONDecodeError, TypeError):
+    except orjson.JSONDecodeError as error:
+        # Retry with the standard library only where it reaches another verdict or a clearer reason: NaN and
+        # Infinity literals, numbers too large for a double (1e999, 400 digits), escaped lone surrogates.
+        # Everything else (truncated or garbled text) fails there too, and its error path is slow enough to
+        # matter when a third of a batch is malformed.
+        message = str(error)
+        if not ("NaN" in text or "Infinity" in text or "infinity" in message or "surrogate" in message):
+            return None, f"invalid JSON: {message[:120]}"
+    except TypeError:
         pass
     try:
         return json.loads(text), None
@@ -123,9 +131,12 @@ class SceneGraph:
     _index: dict[str, int] = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "objects", tuple(self.objects))
-        object.__setattr__(self, "relations", tuple(self.relations))
-        object.__setattr__(self, "_index", {o.id: i for i, o in enumerate(self.objects)})
+        if type(self.objects) is not tuple:
+            object.__setattr__(self, "objects", tuple(self.objects))
+        if type(self.relations) is not tuple:
+            object.__setattr__(self, "relations", tuple(self.relations))
+        # The id index is built on first ``get``: the reward parses thousands of graphs and never looks one up.
+        object.__setattr__(self, "_index", None)
 
     # ---------------------------------------------------------------- parsing
     @classmethod
@@ -173,6 +184,8 @@ class SceneGraph:
         return len(self.objects)
 
     def get(self, object_id: str) -> SceneObject | None:
+        if self._index is None:
+            object.__setattr__(self, "_index", {o.id: i for i, o in enumerate(self.objects)})
         index = self._index.get(object_id)
         return None if index is None else self.objects[index]
 
@@ -205,6 +218,32 @@ class SceneGraph:
         return SceneGraph(objects, self.relations)
 
 
+_BIG = 1e308  # |v| < _BIG: finite and convertible to float (larger finite values take the slow path)
+# Building a frozen dataclass through its __init__ costs a __setattr__ detour per field; the validated fast path
+# fills the slots directly (same object, same equality and hashing).
+_new_object = object.__new__
+_set_id = SceneObject.id.__set__  # type: ignore[attr-defined]
+_set_bbox = SceneObject.bbox.__set__  # type: ignore[attr-defined]
+_set_subject = Relation.subject.__set__  # type: ignore[attr-defined]
+_set_predicate = Relation.predicate.__set__  # type: ignore[attr-defined]
+_set_target = Relation.object.__set__  # type: ignore[attr-defined]
+
+# ``pattern.match(id) is not None`` memoised per pattern: the same few ids ("man.1") recur across a whole batch.
+_ID_CACHES: dict[re.Pattern[str], dict[str, bool]] = {}
+
+
+def _id_cache(pattern: re.Pattern[str]) -> dict[str, bool]:
+    cache = _ID_CACHES.setdefault(pattern, {})
+    if len(cache) > 100_000:  # bounded: model output may invent endless ids
+        cache.clear()
+    return cache
+
+
+def _remember_id(cache: dict[str, bool], pattern: re.Pattern[str], object_id: str) -> bool:
+    ok = cache[object_id] = pattern.match(object_id) is not None
+    return ok
+
+
 def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGraph | None, list[str]]:
     """Validate a decoded scene dict into a ``SceneGraph`` (or the list of reasons it is invalid)."""
     reasons: list[str] = []
@@ -217,9 +256,36 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         reasons.append("'relationships' must be a list")
         raw_relations = []
     pattern = LENIENT_ID_PATTERN if options.lenient_ids else STRICT_ID_PATTERN
+    id_cache = _id_cache(pattern)
+    extra_ok = options.allow_extra_keys
     objects: list[SceneObject] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_objects):
+        # Fast path for a well-formed object (the common case, so it avoids function calls); anything else goes
+        # through _parse_object, which gives the exact reason or applies a lenient repair.
+        # (len 2 with both keys present means exactly {"id", "bbox"}; a missing key fails the type checks.)
+        if type(raw) is dict and (extra_ok or len(raw) == 2):
+            object_id, bbox = raw.get("id"), raw.get("bbox")
+            if type(object_id) is str and type(bbox) is list and len(bbox) == 4 and object_id not in seen:
+                ok = id_cache.get(object_id)
+                if ok is None:
+                    ok = _remember_id(id_cache, pattern, object_id)
+            else:
+                ok = False
+            if ok:
+                x1, y1, x2, y2 = bbox
+                t1, t2, t3, t4 = type(x1), type(y1), type(x2), type(y2)
+                # `type is` rather than isinstance(): bool is an int subclass and must be refused (fix (a)).
+                # The exact int/float comparisons are False for NaN: only finite values that convert to float
+                # (|v| < 1e308) with ordered corners pass. Anything else takes the slow path for its verdict.
+                if ((t1 is float or t1 is int) and (t2 is float or t2 is int) and (t3 is float or t3 is int)
+                        and (t4 is float or t4 is int) and -_BIG < x1 <= x2 < _BIG and -_BIG < y1 <= y2 < _BIG):
+                    seen.add(object_id)
+                    obj = _new_object(SceneObject)
+                    _set_id(obj, object_id)
+                    _set_bbox(obj, (x1, y1, x2, y2))
+                    objects.append(obj)
+                    continue
         obj, problem = _parse_object(raw, pattern, options)
         if problem:
             reasons.append(f"objects[{index}]: {problem}")
@@ -235,20 +301,31 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
     for index, raw in enumerate(raw_relations):
         if len(reasons) > 20:
             break
-        if not isinstance(raw, dict):
+        if type(raw) is not dict and not isinstance(raw, dict):
             reasons.append(f"relationships[{index}]: must be an object")
             continue
         subject, predicate, target = raw.get("subject"), raw.get("predicate"), raw.get("object")
-        if not (isinstance(subject, str) and isinstance(predicate, str) and isinstance(target, str)):
-            reasons.append(f"relationships[{index}]: subject, predicate and object must be strings")
-            continue
-        if not (pattern.match(subject) and pattern.match(target)):
+        if not (type(subject) is str and type(predicate) is str and type(target) is str):
+            if not (isinstance(subject, str) and isinstance(predicate, str) and isinstance(target, str)):
+                reasons.append(f"relationships[{index}]: subject, predicate and object must be strings")
+                continue
+        subject_ok = id_cache.get(subject)
+        if subject_ok is None:
+            subject_ok = _remember_id(id_cache, pattern, subject)
+        target_ok = id_cache.get(target)
+        if target_ok is None:
+            target_ok = _remember_id(id_cache, pattern, target)
+        if not (subject_ok and target_ok):
             reasons.append(f"relationships[{index}]: subject and object must be object ids")
             continue
         if options.require_known_ids and (subject not in seen or target not in seen):
             reasons.append(f"relationships[{index}]: refers to an unknown object id")
             continue
-        relations.append(Relation(subject, predicate, target))
+        relation = _new_object(Relation)
+        _set_subject(relation, subject)
+        _set_predicate(relation, predicate)
+        _set_target(relation, target)
+        relations.append(relation)
     if reasons:
         return None, reasons
     return SceneGraph(tuple(objects), tuple(relations)), []

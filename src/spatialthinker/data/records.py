@@ -69,6 +69,7 @@ class AnnotatedImage:
     source: str = "unknown"  # vg | vg150 | gqa | sim
     image_path: str | None = None
     camera: dict[str, Any] | None = None  # simulator camera intrinsics/extrinsics
+    dropped: list[str] = field(default_factory=list)  # source objects a reader could not keep, with the reason
 
     def object(self, object_id: str) -> AnnotatedObject | None:
         return next((o for o in self.objects if o.id == object_id), None)

@@ -1,0 +1,179 @@
+"""Shared machinery of the question generators: the per-image context, referring phrases, the reproducible option
+shuffle, level/rating rules and item assembly with its RoI sub-graph.
+
+Every random choice is drawn from ``stable_int`` (blake2b of the seed and the question), never from Python's
+``hash`` (salted per process) or global random state, so the same input and seed give byte-identical datasets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spatialthinker.data.records import AnnotatedImage, AnnotatedObject, QAItem
+from spatialthinker.data.roi import roi_subgraph
+from spatialthinker.data.vocabulary import (
+    INVERSE_DIRECTION, LABEL_CATEGORY, PREDICATE_DIRECTION, STUFF_LABELS, is_background, synonyms_of,
+)
+from spatialthinker.registry import Registry
+
+Generator = Callable[["Context"], Iterator[QAItem]]
+#: Category name -> generator; ``generate_items`` runs them in ``CATEGORIES`` order.
+GENERATORS: Registry[Generator] = Registry("question category")
+
+MIN_VISIBLE_FRACTION = 0.3  # simulated objects less visible than this are not asked about
+MIN_AREA_FRACTION = 0.001  # boxes smaller than 0.1% of the image are too small to ask about
+MIN_SIDE_PX = 8
+
+
+def stable_int(*parts: Any) -> int:
+    """A 64-bit integer from blake2b of the parts: the project's only source of "randomness" in synthesis.
+
+    Example:
+        >>> stable_int("q", 0) == stable_int("q", 0) != stable_int("q", 1)
+        True
+    """
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def pick(options: Sequence[Any], *parts: Any) -> Any:
+    """Deterministically pick one of ``options`` keyed by ``parts``."""
+    return options[stable_int(*parts) % len(options)]
+
+
+def article(phrase: str) -> str:
+    """``"a cup"`` / ``"an apple"`` (first-letter rule; good enough for class names)."""
+    return f"{'an' if phrase[:1] in 'aeiou' else 'a'} {phrase}"
+
+
+@dataclass
+class Context:
+    """One image prepared for the generators: per-class index, referring phrases, graph directions, skip counts."""
+
+    image: AnnotatedImage
+    seed: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    by_label: dict[str, list[AnnotatedObject]] = field(init=False)
+    _refs: dict[str, str | None] = field(init=False, default_factory=dict)
+    _directions: dict[tuple[str, str], set[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_label = {}
+        for obj in self.image.objects:
+            self.by_label.setdefault(obj.label, []).append(obj)
+        self._directions = {}
+        for rel in self.image.relations:
+            direction = PREDICATE_DIRECTION.get(rel.predicate)
+            if direction is None:
+                continue
+            self._directions.setdefault((rel.subject, rel.object), set()).add(direction)
+            self._directions.setdefault((rel.object, rel.subject), set()).add(INVERSE_DIRECTION[direction])
+
+    @property
+    def has_3d(self) -> bool:
+        return any(o.center_cam_m is not None or o.depth_m is not None for o in self.image.objects)
+
+    def skip(self, category: str, reason: str) -> None:
+        self.skipped[f"{category}:{reason}"] += 1
+
+    def usable(self, obj: AnnotatedObject) -> bool:
+        """Large and visible enough to ask about, and not a part, garment or body part (data.md §3 salience)."""
+        x1, y1, x2, y2 = obj.bbox
+        if x2 - x1 < MIN_SIDE_PX or y2 - y1 < MIN_SIDE_PX:
+            return False
+        if obj.area < MIN_AREA_FRACTION * self.image.width * self.image.height:
+            return False
+        if obj.visible_fraction is not None and obj.visible_fraction < MIN_VISIBLE_FRACTION:
+            return False
+        return not is_background(obj.label)
+
+    def directions(self, a: str, b: str) -> set[str]:
+        """Directions of ``a`` relative to ``b`` that the graph states (either relation direction)."""
+        return self._directions.get((a, b), set())
+
+    def synonym_present(self, label: str) -> bool:
+        """Another class of the same synonym set is in the image (``person`` when asking about ``man``)."""
+        return any(other != label and other in self.by_label for other in synonyms_of(label))
+
+    def refer(self, obj: AnnotatedObject) -> str | None:
+        """A phrase naming ``obj`` unambiguously (without article), or None.
+
+        Unique class -> label; else, for 2-3
+        instances whose boxes do not overlap horizontally, the position ("man on the left"); else a single-word
+        attribute no other instance has ("red car"); else None.
+        """
+        if obj.id in self._refs:
+            return self._refs[obj.id]
+        phrase = self._refer(obj)
+        self._refs[obj.id] = phrase
+        return phrase
+
+    def _refer(self, obj: AnnotatedObject) -> str | None:
+        siblings = self.by_label[obj.label]
+        if len(siblings) == 1 and not self.synonym_present(obj.label):
+            return obj.label
+        if self.synonym_present(obj.label):
+            return None
+        if len(siblings) <= 3:  # position first: boxes are complete, attribute annotations are not
+            ordered = sorted(siblings, key=lambda o: o.bbox[0])
+            if all(a.bbox[2] < b.bbox[0] for a, b in zip(ordered, ordered[1:])):
+                names = ["on the left", "in the middle", "on the right"] if len(ordered) == 3 else ["on the left", "on the right"]
+                return f"{obj.label} {names[ordered.index(obj)]}"
+        others = {a for s in siblings if s is not obj for a in s.attributes}
+        for attribute in sorted(obj.attributes):
+            if attribute.isalpha() and attribute not in others and attribute != obj.label:
+                return f"{attribute} {obj.label}"
+        return None
+
+    def category_of(self, obj: AnnotatedObject) -> str:
+        return LABEL_CATEGORY.get(obj.label, "stuff" if obj.label in STUFF_LABELS else obj.label)
+
+
+def level_from_points(points: int) -> str:
+    """Difficulty points -> level: 0 easy, 1 medium, >= 2 hard (each generator documents its points)."""
+    return ("easy", "medium", "hard")[min(max(points, 0), 2)]
+
+
+def rate(ctx: Context, objects: Sequence[AnnotatedObject], strong_evidence: bool, weak: bool = False,
+         referred: bool = False) -> int:
+    """Usefulness rating 1-10 (documented in docs/data.md): 5, +2 strong evidence (explicit spatial predicate or
+    exact 3D), +1 objects of different high-level categories, +1 every object >= 1% of the image, -2 weak
+    evidence, -1 when a referring expression was needed."""
+    rating = 5 + (2 if strong_evidence else 0) - (2 if weak else 0) - (1 if referred else 0)
+    if len({ctx.category_of(o) for o in objects}) == len(objects) > 1:
+        rating += 1
+    if objects and all(o.area >= 0.01 * ctx.image.width * ctx.image.height for o in objects):
+        rating += 1
+    return max(1, min(10, rating))
+
+
+def make_item(ctx: Context, category: str, question: str, answer: str, distractors: Sequence[str], level: str,
+              rating: int, evidence: dict[str, Any], max_options: int = 4) -> QAItem | None:
+    """Assemble a ``QAItem``: unique options, reproducible shuffle, RoI sub-graph; None when the sub-graph is empty.
+
+    The shuffle permutation is drawn from ``stable_int(seed, image_id, question)``.
+    """
+    options = [answer]
+    for text in distractors:
+        if text not in options and len(options) < max_options:
+            options.append(text)
+    if len(options) < 2:
+        ctx.skip(category, "too_few_options")
+        return None
+    scene = roi_subgraph(question, ctx.image)
+    if not scene.objects:
+        ctx.skip(category, "empty_roi")
+        return None
+    order = list(range(len(options)))
+    random.Random(stable_int(ctx.seed, ctx.image.image_id, question)).shuffle(order)
+    shuffled = [options[i] for i in order]
+    return QAItem(
+        image_id=ctx.image.image_id, image_size=(ctx.image.width, ctx.image.height), question=question,
+        options=shuffled, answer_index=order.index(0), category=category, level=level, rating=rating,
+        scene=scene, evidence=evidence,
+    )

@@ -1,0 +1,163 @@
+"""Generators of the presence categories: ``count``, ``existence`` and ``instance_location`` (data.md §2).
+
+Evidence rules:
+- count: a class with >= 3 usable instances, countable (not stuff, parts, garments or body parts), with no
+  synonym class and no plural/group label of it in the image ("bikes" next to "bike" makes a count ambiguous);
+  the answer is the number of objects of that class in the graph. Simulated objects less than 30% visible make
+  their class uncountable.
+- existence: "yes" for a usable present class; "no" for a class of the best-matching scene context that is absent
+  and has no synonym or inflected form present, anchored to a present object ("Is there a dog near the car?") so
+  the RoI sub-graph is not empty.
+- instance_location: single-instance classes only; the 3x3 grid cell of the box centre, skipped when the centre is
+  within 3% of a grid line or the box covers more than 40% of the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from spatialthinker.data.generators.base import (
+    GENERATORS, Context, article, level_from_points, make_item, pick, rate, stable_int,
+)
+from spatialthinker.data.records import QAItem
+from spatialthinker.data.roi import word_forms
+from spatialthinker.data.vocabulary import CONTEXTS, STUFF_LABELS, is_background, synonyms_of
+
+COUNT_TEMPLATES = (
+    "How many {p} are there in the image?",
+    "How many {p} can be seen?",
+    "What is the number of {p} in the picture?",
+)
+EXISTENCE_YES_TEMPLATES = ("Is there {x} in the image?", "Can you see {x} in this picture?", "Does the image contain {x}?")
+EXISTENCE_NO_TEMPLATES = ("Is there {x} near the {r}?", "Can you see {x} next to the {r}?", "Is {x} visible beside the {r}?")
+LOCATION_TEMPLATES = (
+    "In which part of the image is the {x} located?",
+    "Where in the frame is the {x}?",
+    "Which region of the image contains the {x}?",
+)
+ROWS, COLS = ("top", "middle", "bottom"), ("left", "center", "right")
+GRID_MARGIN = 0.03
+MAX_LOCATION_AREA = 0.4
+
+
+def region_name(row: int, col: int) -> str:
+    """Grid cell name: ``top left`` ... ``center`` ... ``bottom right``."""
+    if row == 1 and col == 1:
+        return "center"
+    return f"{ROWS[row]} {COLS[col]}"
+
+
+REGIONS = tuple(region_name(r, c) for r in range(3) for c in range(3))
+
+
+def grid_cell(cx: float, cy: float, width: float, height: float) -> tuple[int, int] | None:
+    """(row, col) of a point in the 3x3 grid; None within ``GRID_MARGIN`` of a grid line (ambiguous)."""
+    fx, fy = cx / width, cy / height
+    for f in (fx, fy):
+        if any(abs(f - line) < GRID_MARGIN for line in (1 / 3, 2 / 3)):
+            return None
+    return min(int(fy * 3), 2), min(int(fx * 3), 2)
+
+
+def _countable(ctx: Context, label: str) -> bool:
+    if label in STUFF_LABELS or is_background(label) or ctx.synonym_present(label):
+        return False
+    forms = set(word_forms(label)) - {label}
+    return not any(form in ctx.by_label for form in forms)
+
+
+@GENERATORS.register("count")
+def count_questions(ctx: Context) -> Iterator[QAItem]:
+    """How many instances of a class (>= 3 countable instances)."""
+    for label, objects in sorted(ctx.by_label.items()):
+        if len(objects) < 3:
+            continue
+        if not _countable(ctx, label) or any(o.visible_fraction is not None and o.visible_fraction < 0.3 for o in objects):
+            ctx.skip("count", "not_countable")
+            continue
+        plural = [f for f in word_forms(label) if f != label]
+        if not plural:
+            ctx.skip("count", "no_plural_form")
+            continue
+        n = len(objects)
+        question = pick(COUNT_TEMPLATES, ctx.seed, ctx.image.image_id, label).format(p=plural[0])
+        distractors = [str(k) for k in (n + 1, n - 1, n + 2 if stable_int(ctx.seed, label) % 2 else n - 2) if k > 0]
+        evidence = {"rule": "graph_count", "label": label, "ids": [o.id for o in objects]}
+        item = make_item(ctx, "count", question, str(n), distractors, level_from_points(int(n > 4) + int(n > 7)),
+                         rate(ctx, objects[:1], strong_evidence=True), evidence)
+        if item is not None:
+            yield item
+
+
+@GENERATORS.register("existence")
+def existence_questions(ctx: Context) -> Iterator[QAItem]:
+    """One "yes" question on a present class and one "no" question on a plausible absent class."""
+    present = sorted((o for o in ctx.image.objects if ctx.usable(o) and o.label not in STUFF_LABELS),
+                     key=lambda o: (-o.area, o.id))
+    if not present:
+        ctx.skip("existence", "no_usable_object")
+        return
+    target = pick(present[:5], ctx.seed, ctx.image.image_id, "existence")
+    attributes = [a for a in sorted(target.attributes) if a.isalpha()]
+    phrase = f"{attributes[0]} {target.label}" if attributes and stable_int(ctx.seed, target.id) % 2 else target.label
+    question = pick(EXISTENCE_YES_TEMPLATES, ctx.seed, target.id).format(x=article(phrase))
+    evidence = {"rule": "present_in_graph", "ids": [target.id], "phrase": phrase}
+    item = make_item(ctx, "existence", question, "yes", ["no"], "easy", rate(ctx, (target,), strong_evidence=True),
+                     evidence)
+    if item is not None:
+        yield item
+    absent = _absent_candidates(ctx)
+    anchor = next((o for o in present if ctx.refer(o)), None)
+    if not absent or anchor is None:
+        ctx.skip("existence", "no_plausible_absent_class")
+        return
+    missing = pick(absent, ctx.seed, ctx.image.image_id, "absent")
+    question = pick(EXISTENCE_NO_TEMPLATES, ctx.seed, missing).format(x=article(missing), r=ctx.refer(anchor))
+    evidence = {"rule": "absent_from_graph", "absent": missing, "anchor": anchor.id}
+    item = make_item(ctx, "existence", question, "no", ["yes"], "medium", rate(ctx, (anchor,), strong_evidence=True),
+                     evidence)
+    if item is not None:
+        yield item
+
+
+def _absent_candidates(ctx: Context) -> list[str]:
+    """Classes of the best-matching context with no synonym or inflected form among the image's labels."""
+    labels = set(ctx.by_label)
+    present_words = {w for label in labels for s in synonyms_of(label) for w in word_forms(s)}
+    best = max(sorted(CONTEXTS), key=lambda name: sum(any(w in present_words for w in word_forms(c))
+                                                     for c in CONTEXTS[name]))
+    return [c for c in CONTEXTS[best]
+            if not any(w in present_words for s in synonyms_of(c) for w in word_forms(s))
+            and not any(c in label.split() or label in c.split() for label in labels)]
+
+
+@GENERATORS.register("instance_location")
+def location_questions(ctx: Context) -> Iterator[QAItem]:
+    """Grid region of single-instance classes."""
+    width, height = ctx.image.width, ctx.image.height
+    for label, objects in sorted(ctx.by_label.items()):
+        obj = objects[0]
+        if len(objects) != 1 or not ctx.usable(obj) or label in STUFF_LABELS or ctx.refer(obj) != label:
+            continue
+        if obj.area > MAX_LOCATION_AREA * width * height:
+            ctx.skip("instance_location", "box_too_large")
+            continue
+        x1, y1, x2, y2 = obj.bbox
+        cell = grid_cell((x1 + x2) / 2, (y1 + y2) / 2, width, height)
+        if cell is None:
+            ctx.skip("instance_location", "centre_on_grid_line")
+            continue
+        answer = region_name(*cell)
+        others = sorted((r for r in REGIONS if r != answer), key=lambda r: stable_int(ctx.seed, obj.id, r))[:3]
+        adjacent = sum(_adjacent(answer, r) for r in others)
+        question = pick(LOCATION_TEMPLATES, ctx.seed, obj.id).format(x=label)
+        evidence = {"rule": "box_centre_grid", "id": obj.id, "centre": [(x1 + x2) / 2, (y1 + y2) / 2]}
+        item = make_item(ctx, "instance_location", question, answer, others, level_from_points(adjacent),
+                         rate(ctx, (obj,), strong_evidence=True), evidence)
+        if item is not None:
+            yield item
+
+
+def _adjacent(a: str, b: str) -> bool:
+    ia, ib = REGIONS.index(a), REGIONS.index(b)
+    return max(abs(ia // 3 - ib // 3), abs(ia % 3 - ib % 3)) == 1

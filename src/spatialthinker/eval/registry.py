@@ -1,0 +1,218 @@
+"""Benchmark entries (read from ``benchmarks/*.yaml``) and the name registries of the evaluation harness.
+
+A benchmark is data, not code: each YAML entry names its dataset, column mapping, answer format, prompt style,
+generation settings, extractor and aggregates. The few rules YAML cannot state (circular scoring, pair accuracy,
+options embedded in the question text) are small named functions registered here by lazy ``module:attr`` strings,
+so importing this module imports neither torch nor the functions' modules.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from spatialthinker.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+#: Prompt modes of the issue -> prompt styles of ``spatialthinker.prompts`` (the raw style names work too).
+PROMPT_MODES: Registry[str] = Registry("prompt mode")
+PROMPT_MODES.register("spatialthinker", "short_eval")  # short evaluation prompt with the real image size
+PROMPT_MODES.register("spatialthinker-train", "training")  # the long training prompt
+PROMPT_MODES.register("reasoning", "sparse")  # think/answer (sparse-reward baseline)
+PROMPT_MODES.register("direct", "direct")
+PROMPT_MODES.register("question_only", "question_only")
+
+_E = "spatialthinker.eval"
+EXTRACTORS: Registry[Any] = Registry("extractor")
+EXTRACTORS.register("choice", f"{_E}.extract:choice_extractor")
+EXTRACTORS.register("open", f"{_E}.extract:open_extractor")
+
+ITEM_HOOKS: Registry[Any] = Registry("item hook")
+ITEM_HOOKS.register("embedded_choices", f"{_E}.hooks:embedded_choices")
+ITEM_HOOKS.register("pair_by_order", f"{_E}.hooks:pair_by_order")
+ITEM_HOOKS.register("yes_no_choices", f"{_E}.hooks:yes_no_choices")
+ITEM_HOOKS.register("stvqa_scene", f"{_E}.hooks:stvqa_scene")
+
+EXPANDERS: Registry[Any] = Registry("item expander")
+EXPANDERS.register("circular", f"{_E}.hooks:expand_circular")
+EXPANDERS.register("circular_flip", f"{_E}.hooks:expand_circular_flip")
+
+AGGREGATES: Registry[Any] = Registry("aggregate")
+AGGREGATES.register("macro_of_groups", f"{_E}.metrics:macro_of_groups")
+AGGREGATES.register("macro_of_categories", f"{_E}.metrics:macro_of_categories")
+AGGREGATES.register("circular", f"{_E}.metrics:circular_accuracy")
+AGGREGATES.register("pairs", f"{_E}.metrics:pair_accuracy")
+
+BACKENDS: Registry[Any] = Registry("backend")
+BACKENDS.register("transformers", f"{_E}.backends.hf:TransformersBackend")
+BACKENDS.register("vllm", f"{_E}.backends.vllm:VLLMBackend")
+BACKENDS.register("openai", f"{_E}.backends.openai:OpenAIBackend")
+BACKENDS.register("replay", f"{_E}.backends.simple:ReplayBackend")
+BACKENDS.register("dummy", f"{_E}.backends.simple:DummyBackend")
+
+CHOICE_FORMATS = ("list", "columns", "fixed", "none")
+ANSWER_FORMATS = ("letter", "index", "text", "binary_yes_no", "open")
+
+
+@dataclass(slots=True)
+class DatasetSpec:
+    """Where the rows come from: a hub id with optional configuration, and the split with answers."""
+
+    path: str | None = None  # hub id; None for local-only entries (``--data-path`` required)
+    config: str | None = None
+    split: str = "test"
+
+
+@dataclass(slots=True)
+class BenchmarkSpec:
+    """One benchmark entry. Every field is a YAML key; see docs/evaluation.md for the full reference.
+
+    ``columns`` maps item fields to dataset columns: ``id``, ``images`` (list of columns; missing/None cells are
+    dropped, which is how BLINK's image_1..image_4 work), ``question``, ``choices`` (a list column, or a list of
+    per-option columns when ``choices_format`` is ``columns``), ``answer``, ``category`` and ``scene``.
+    """
+
+    name: str
+    version: int
+    dataset: DatasetSpec
+    columns: dict[str, Any]
+    description: str = ""
+    official_metric: str = "accuracy"
+    choices_format: str = "list"
+    fixed_choices: list[str] = field(default_factory=list)
+    strip_choice_prefix: bool = False  # "(A) left" -> "left" inside the choices list
+    answer_format: str = "letter"
+    prompt_style: str = "short_eval"
+    generation: dict[str, Any] = field(default_factory=lambda: {"max_new_tokens": 2048, "do_sample": False})
+    extractor: str = "choice"
+    hooks: list[str] = field(default_factory=list)
+    expand: str | None = None
+    filter: dict[str, list[str]] = field(default_factory=dict)
+    aggregates: list[dict[str, Any]] = field(default_factory=list)
+    official: str | None = None  # name of the aggregate that is the official score; None = plain accuracy
+    paper: dict[str, str] = field(default_factory=dict)  # our metric name -> key in paper_numbers.yaml
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dataset, dict):
+            self.dataset = DatasetSpec(**self.dataset)
+        if self.choices_format not in CHOICE_FORMATS:
+            raise ValueError(f"{self.name}: choices_format must be one of {CHOICE_FORMATS}, got {self.choices_format!r}.")
+        if self.answer_format not in ANSWER_FORMATS:
+            raise ValueError(f"{self.name}: answer_format must be one of {ANSWER_FORMATS}, got {self.answer_format!r}.")
+        if self.choices_format == "fixed" and not self.fixed_choices:
+            raise ValueError(f"{self.name}: choices_format 'fixed' needs a fixed_choices list.")
+        for key in ("question", "answer"):
+            if key not in self.columns:
+                raise ValueError(f"{self.name}: columns must map {key!r} (from {self.source or 'the entry'}).")
+        names = [a.get("name") for a in self.aggregates]
+        if self.official is not None and self.official not in names:
+            raise ValueError(f"{self.name}: official {self.official!r} is not one of its aggregates {names}.")
+
+    def validate(self) -> None:
+        """Resolve every named component, so a typo fails at start-up rather than after generation."""
+        from spatialthinker.prompts import PROMPT_STYLES
+
+        PROMPT_STYLES.get(self.prompt_style)
+        EXTRACTORS.get(self.extractor)
+        for hook in self.hooks:
+            ITEM_HOOKS.get(hook)
+        if self.expand:
+            EXPANDERS.get(self.expand)
+        for aggregate in self.aggregates:
+            AGGREGATES.get(aggregate["kind"])
+
+    @property
+    def image_columns(self) -> list[str]:
+        images = self.columns.get("images", [])
+        return [images] if isinstance(images, str) else list(images)
+
+
+@dataclass(slots=True)
+class GroupSpec:
+    """A named set of benchmarks whose official score is the mean of the members' official scores (BLINK avg)."""
+
+    name: str
+    members: list[str]
+    description: str = ""
+    paper: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
+GROUPS: Registry[GroupSpec] = Registry("benchmark group")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _read_entry(directory: Any, filename: str) -> dict[str, Any]:
+    """Read one YAML entry, resolving ``include:`` (shared templates such as ``_blink.yaml``)."""
+    data = yaml.safe_load(directory.joinpath(filename).read_text(encoding="utf-8")) or {}
+    include = data.pop("include", None)
+    return _merge(_read_entry(directory, include), data) if include else data
+
+
+def load_entries() -> None:
+    """Register every ``benchmarks/*.yaml`` entry; files starting with ``_`` are templates only."""
+    directory = resources.files("spatialthinker.eval").joinpath("benchmarks")
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml") or entry.name.startswith("_"):
+            continue
+        data = _read_entry(directory, entry.name)
+        data["source"] = f"benchmarks/{entry.name}"
+        if "members" in data:
+            GROUPS.register(data["name"], GroupSpec(**data))
+        else:
+            BENCHMARKS.register(data["name"], BenchmarkSpec(**data))
+
+
+load_entries()
+
+
+def get_benchmark(name: str) -> BenchmarkSpec:
+    """The entry called ``name`` (raises with close names and the list of known benchmarks)."""
+    return BENCHMARKS.get(name)
+
+
+def expand_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """Split requested names into benchmarks to run (groups expanded, order kept, no repeats) and groups."""
+    benchmarks: list[str] = []
+    groups: list[str] = []
+    for name in names:
+        if name in GROUPS:
+            groups.append(name)
+            members = GROUPS.get(name).members
+        else:
+            get_benchmark(name)
+            members = [name]
+        benchmarks.extend(m for m in members if m not in benchmarks)
+    return benchmarks, groups
+
+
+def mode_name(style_or_mode: str) -> str:
+    """The prompt-mode name recorded with results (``short_eval`` -> ``spatialthinker``)."""
+    if style_or_mode in PROMPT_MODES:
+        return style_or_mode
+    return next((m for m in PROMPT_MODES if PROMPT_MODES.get(m) == style_or_mode), style_or_mode)
+
+
+def resolve_prompt_style(mode: str) -> str:
+    """Prompt mode (``spatialthinker``) or raw style name (``short_eval``) -> prompt style name."""
+    from spatialthinker.prompts import PROMPT_STYLES
+
+    if mode in PROMPT_MODES:
+        return PROMPT_MODES.get(mode)
+    if mode in PROMPT_STYLES:
+        return mode
+    PROMPT_MODES.get(mode)  # raises, listing the modes
+    raise AssertionError("unreachable")
