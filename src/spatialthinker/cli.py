@@ -32,6 +32,45 @@ def _root(
     """SpatialThinker command line."""
 
 
+#: Every registry, by the kind name ``spatialthinker ls KIND`` takes: (module, attribute).
+_REGISTRIES: dict[str, tuple[str, str]] = {
+    "prompt-styles": ("spatialthinker.prompts", "PROMPT_STYLES"),
+    "rewards": ("spatialthinker.rewards.registry", "REWARDS"),
+    "categories": ("spatialthinker.data.generators", "GENERATORS"),
+    "benchmarks": ("spatialthinker.eval.registry", "BENCHMARKS"),
+    "benchmark-groups": ("spatialthinker.eval.registry", "GROUPS"),
+    "prompt-modes": ("spatialthinker.eval.registry", "PROMPT_MODES"),
+    "extractors": ("spatialthinker.eval.registry", "EXTRACTORS"),
+    "backends": ("spatialthinker.eval.registry", "BACKENDS"),
+    "aggregates": ("spatialthinker.eval.registry", "AGGREGATES"),
+}
+
+
+def registry_names(kind: str) -> list[str]:
+    """Names registered under ``kind`` (a key of ``_REGISTRIES``); unknown kinds raise with the list."""
+    import importlib
+
+    if kind not in _REGISTRIES:
+        raise KeyError(f"unknown registry {kind!r}; available: {', '.join(_REGISTRIES)}")
+    module_name, attribute = _REGISTRIES[kind]
+    return getattr(importlib.import_module(module_name), attribute).names()
+
+
+@app.command("ls")
+def list_registry(
+    kind: str = typer.Argument(None, help=f"One of: {', '.join(_REGISTRIES)}. Omit to list every registry."),
+) -> None:
+    """List what is registered: prompt styles, rewards, question categories, benchmarks, backends, ..."""
+    kinds = [kind] if kind else list(_REGISTRIES)
+    for name in kinds:
+        try:
+            names = registry_names(name)
+        except KeyError as error:
+            typer.echo(f"error: {error.args[0]}", err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(f"{name}: {', '.join(names)}")
+
+
 def _register_all() -> None:
     from spatialthinker.data import cli as data_cli
     from spatialthinker.eval import cli as eval_cli
