@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 
@@ -101,6 +102,18 @@ def test_tiny_model_processor_gives_pixels_and_image_tokens(tiny_model):
     assert "<scene>" in tokens and {"1", "2", "3"} <= set(tokens)  # ordinary tag tokens, one token per digit
     assert processor.tokenizer.decode(processor.tokenizer("<answer>x</answer>")["input_ids"],
                                       skip_special_tokens=True) == "<answer>x</answer>"
+
+
+def test_saved_checkpoint_reloads_left_padded(tiny_model, tmp_path):
+    """Generation needs left padding; a checkpoint saved right-padded must still load left-padded."""
+    from spatialthinker.train.model import load_processor
+
+    processor = load_processor(tiny_model)
+    processor.tokenizer.padding_side = "right"
+    processor.save_pretrained(tmp_path)
+    for name in ("config.json",):
+        (tmp_path / name).write_bytes((Path(tiny_model) / name).read_bytes())
+    assert load_processor(str(tmp_path)).tokenizer.padding_side == "left"
 
 
 def test_grpo_sparse_two_steps_move_weights_and_reload(warmed_model, tiny_data, tmp_path):

@@ -92,7 +92,7 @@ def load_processor(path_or_id: str, min_pixels: int | None = None, max_pixels: i
         processor = None
     if processor is not None and has_image_processor(processor):
         set_pixel_limits(processor.image_processor, min_pixels, max_pixels)
-        return processor
+        return _pad_left(processor)
     if model_type is None:
         model_type = getattr(AutoConfig.from_pretrained(path_or_id), "model_type", "")
     if model_type not in QWEN_VL_TYPES:
@@ -108,7 +108,20 @@ def load_processor(path_or_id: str, min_pixels: int | None = None, max_pixels: i
     except OSError as error:
         raise ValueError(f"{path_or_id} has no preprocessor_config.json, so it has no image processor: {error}") from None
     log.info("Assembled an image-only %s processor for %s (torchvision not installed).", model_type, path_or_id)
-    return build_processor(tokenizer, min_pixels, max_pixels, image_processor, model_type)
+    return _pad_left(build_processor(tokenizer, min_pixels, max_pixels, image_processor, model_type))
+
+
+def _pad_left(processor: Any) -> Any:
+    """Pad on the left, whatever the checkpoint says.
+
+    Every consumer generates (GRPO rollouts, evaluation). TRL left-pads GRPO prompts but Qwen-VL builds its
+    ``mm_token_type_ids`` with the processor's own padding side; with right padding the two disagree whenever a
+    batch mixes prompt lengths and ``get_rope_index`` fails with a shape mismatch. ``save_pretrained`` does not
+    keep an in-memory ``padding_side``, so a saved checkpoint cannot be trusted to carry it.
+    """
+    tokenizer = getattr(processor, "tokenizer", processor)
+    tokenizer.padding_side = "left"
+    return processor
 
 
 def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels: int | None = None,

@@ -1,0 +1,1 @@
+"""End-to-end pipelines that chain the areas (simulation, training, evaluation, report): the quickstart's stages."""

@@ -1,0 +1,92 @@
+"""Quickstart presets: how much data, training and evaluation each one-command run does, with the reasons.
+
+Every number is a budget decision for a 2-core CPU machine with the tiny offline model; the same stages run a
+real model on a GPU when ``--model`` names one (the preset then only sets the data and step counts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of one quickstart run.
+
+    Parameters:
+        > Data (simulated scenes, data.md §7)
+        num_scenes (`int`): rendered rooms; each yields several questions, split into train and val.
+        image_size (`int`): square render size in pixels (small renders keep the tiny model's image tokens few).
+        > Model
+        tiny_size (`str`): size of the offline tiny Qwen2.5-VL (``micro``, ``small``, ``medium``) for ``--model tiny``.
+        max_gt_objects (`int`): with the tiny model, train and evaluate only on questions whose GT scene has at
+            most this many objects (short answers; see ``stages.make_subset``).
+        > SFT warm-up (a random policy gives every completion of a group the same reward: zero advantage)
+        sft_steps (`int`), sft_learning_rate (`float`), sft_batch_size (`int`).
+        > Dense-reward GRPO
+        grpo_steps (`int`), grpo_learning_rate (`float`), num_generations (`int`), grpo_batch_size (`int`),
+        max_completion_length (`int`), temperature (`float`).
+        > Held-out evaluation (before and after training, on the val split)
+        eval_limit (`int`): val questions evaluated at each point.
+        eval_max_new_tokens (`int`): generation budget per question.
+    """
+
+    name: str
+    num_scenes: int = field(metadata={"help": "Simulated scenes to render."})
+    image_size: int = field(metadata={"help": "Square render size (px)."})
+    tiny_size: str = field(default="small", metadata={"help": "Tiny model size for --model tiny."})
+    max_gt_objects: int = field(default=2, metadata={"help": "Tiny model: keep questions with <= N GT objects."})
+    sft_steps: int = field(default=20, metadata={"help": "SFT warm-up optimizer steps."})
+    sft_learning_rate: float = field(default=2e-3, metadata={"help": "SFT learning rate (tiny random model)."})
+    sft_batch_size: int = field(default=8, metadata={"help": "SFT examples per step."})
+    grpo_steps: int = field(default=3, metadata={"help": "GRPO optimizer steps."})
+    grpo_learning_rate: float = field(default=1e-4, metadata={"help": "GRPO learning rate."})
+    num_generations: int = field(default=4, metadata={"help": "Completions per prompt (group size)."})
+    grpo_batch_size: int = field(default=8, metadata={"help": "Completions per optimizer step."})
+    max_completion_length: int = field(default=160, metadata={"help": "Max new tokens per rollout."})
+    temperature: float = field(default=0.7, metadata={"help": "Rollout sampling temperature (a barely trained "
+                                                                 "policy at 1.0 rarely writes all four tags)."})
+    eval_limit: int = field(default=8, metadata={"help": "Held-out questions per evaluation."})
+    eval_max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per eval answer."})
+    workers: int = field(default=1, metadata={"help": "Rendering worker processes."})
+    seed: int = field(default=0, metadata={"help": "Seed of scenes, model init and training."})
+
+    def __post_init__(self) -> None:
+        if self.num_scenes < 2:
+            raise ValueError("num_scenes must be >= 2: the val split needs at least one scene of its own.")
+        if self.grpo_batch_size % self.num_generations:
+            raise ValueError(f"grpo_batch_size ({self.grpo_batch_size}) must be a multiple of num_generations "
+                             f"({self.num_generations}): TRL fills whole groups.")
+        if min(self.sft_steps, self.grpo_steps, self.eval_limit) < 0:
+            raise ValueError("step counts and eval_limit must be >= 0.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    # CI-sized: proves every stage runs and the report renders; learns nothing. Must finish in <= 3 min on 2 cores
+    # (about 11 s on an idle 2-core machine; several minutes when other jobs share the cores).
+    "smoke": Preset("smoke", num_scenes=8, image_size=128, sft_steps=10, sft_batch_size=4, grpo_steps=2,
+                    grpo_batch_size=4, eval_limit=6, max_completion_length=64, eval_max_new_tokens=64),
+    # Shows learning on held-out rooms within 20 min on 2 cores. In our runs ~200 SFT steps gave the first valid
+    # four-tag answers; 400 steps of 8 over ~940 short-answer questions (~3.4 epochs, not dozens over a few rooms)
+    # leave a policy whose sampled groups have differing rewards, so GRPO has a signal to follow.
+    "mini": Preset("mini", num_scenes=60, image_size=128, sft_steps=400, sft_learning_rate=5e-3, grpo_steps=80,
+                   grpo_learning_rate=5e-5, eval_limit=48, max_completion_length=200, eval_max_new_tokens=200,
+                   workers=2),
+    # For the test suite only: the smallest run that still exercises every stage.
+    "test": Preset("test", num_scenes=4, image_size=96, tiny_size="micro", sft_steps=3, sft_batch_size=4,
+                   grpo_steps=2, grpo_batch_size=4, num_generations=2, eval_limit=4, max_completion_length=32,
+                   eval_max_new_tokens=32),
+}
+
+
+def get_preset(name: str | Preset) -> Preset:
+    """The preset called ``name`` (a ``Preset`` passes through); unknown names list the known ones."""
+    if isinstance(name, Preset):
+        return name
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}.")
+    return PRESETS[name]

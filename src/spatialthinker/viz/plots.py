@@ -1,0 +1,204 @@
+"""Training curves from a run's ``metrics.jsonl`` and before/after evaluation bars, as matplotlib PNGs.
+
+The trainer logs one JSON object per logging step. Key names are looked up through a short list of aliases
+(our telemetry names first, then TRL's own), so a run logged by an older trainer or by plain TRL still plots.
+matplotlib is imported inside the functions, through the Agg canvas directly (no pyplot): importing
+``spatialthinker.viz`` stays cheap and never touches a global backend or opens a window.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line of a panel: a label and the metric keys that may hold it (first present wins)."""
+
+    label: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One subplot: a title, a y-axis label, and its lines."""
+
+    title: str
+    ylabel: str
+    series: tuple[Series, ...]
+
+
+#: Series with at least this many points get a faint raw line plus a moving average.
+SMOOTH_FROM = 20
+
+PANELS: tuple[Panel, ...] = (
+    Panel("Reward components (mean per step)", "reward", (
+        Series("total", ("reward/total", "reward", "rewards/spatial_reward/mean")),
+        Series("format", ("reward/format",)),
+        Series("count", ("reward/count",)),
+        Series("accuracy", ("reward/accuracy",)),
+        Series("spatial", ("reward/spatial",)),
+    )),
+    Panel("Format", "rate", (
+        Series("format rate", ("format_rate", "reward/format_rate")),
+        Series("empty answer rate", ("empty_answer_rate",)),
+    )),
+    Panel("Objects per completion", "objects", (
+        Series("predicted", ("pred_objects_mean", "objects/pred_mean")),
+        Series("ground truth", ("gt_objects_mean", "objects/gt_mean")),
+    )),
+    Panel("Completion length", "tokens", (
+        Series("mean length", ("completion_length_mean", "completions/mean_length", "completion_tokens_mean")),
+    )),
+    Panel("Loss", "loss", (Series("loss", ("loss", "train_loss")),)),
+    Panel("SFT next-token accuracy", "accuracy", (Series("token accuracy", ("mean_token_accuracy",)),)),
+)
+
+
+def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict]:
+    """Rows of a JSONL file; blank or truncated lines (a run killed mid-write) are skipped with a log line."""
+    rows: list[dict] = []
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                logger.warning("%s:%d: skipping a line that is not JSON", path, number)
+                continue
+            if isinstance(value, dict):
+                rows.append(value)
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def extract_series(metrics: Sequence[dict], keys: Iterable[str]) -> tuple[list[float], list[float]]:
+    """``(steps, values)`` for the first of ``keys`` present in any row; rows without a finite value are skipped.
+
+    Example:
+        >>> extract_series([{"step": 1, "loss": 2.0}, {"step": 2}], ["loss"])
+        ([1.0], [2.0])
+    """
+    for key in keys:
+        steps, values = [], []
+        for index, row in enumerate(metrics):
+            value = _finite(row.get(key))
+            if value is None:
+                continue
+            step = _finite(row.get("step"))
+            steps.append(step if step is not None else float(index))
+            values.append(value)
+        if values:
+            return steps, values
+    return [], []
+
+
+def moving_average(values: Sequence[float], window: int | None = None) -> list[float]:
+    """Trailing mean over ``window`` points (default: a tenth of the series, at least 3).
+
+    Example:
+        >>> moving_average([0.0, 1.0, 2.0, 3.0], window=2)
+        [0.0, 0.5, 1.5, 2.5]
+    """
+    window = window or max(3, len(values) // 10)
+    out, total = [], 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= window:
+            total -= values[index - window]
+        out.append(total / min(index + 1, window))
+    return out
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def training_curves_png(metrics: Sequence[dict], title: str = "") -> bytes | None:
+    """One PNG with a subplot per panel that has data; None when no panel has any (nothing to show).
+
+    Args:
+        metrics: rows of ``metrics.jsonl``.
+        title: figure title (e.g. the run directory).
+    """
+    panels = [(panel, [(s, *extract_series(metrics, s.keys)) for s in panel.series]) for panel in PANELS]
+    panels = [(panel, [line for line in lines if line[1]]) for panel, lines in panels]
+    panels = [(panel, lines) for panel, lines in panels if lines]
+    if not panels:
+        logger.info("no plottable metrics in %d rows", len(metrics))
+        return None
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure = _new_figure(4.2 * columns, 3.0 * rows)
+    if title:
+        figure.suptitle(title, fontsize=11)
+    for index, (panel, lines) in enumerate(panels):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        for series, steps, values in lines:
+            if len(values) >= SMOOTH_FROM:  # GRPO batches are small: show the trend over the raw noise
+                raw = axes.plot(steps, values, linewidth=0.8, alpha=0.3)[0]
+                axes.plot(steps, moving_average(values), label=series.label, linewidth=1.8, color=raw.get_color())
+            else:
+                axes.plot(steps, values, label=series.label, marker="o", markersize=3, linewidth=1.5)
+        axes.set_title(panel.title, fontsize=10)
+        axes.set_xlabel("step")
+        axes.set_ylabel(panel.ylabel)
+        axes.grid(alpha=0.3)
+        if len(lines) > 1:
+            axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def comparison_bars_png(runs: Sequence[tuple[str, dict[str, float]]], title: str = "Held-out evaluation") -> bytes | None:
+    """Grouped bars: one group per metric, one bar per run (e.g. before vs after training).
+
+    Args:
+        runs: ``(run name, {metric name: value in [0, 1]})`` pairs, in display order.
+        title: figure title.
+    """
+    metrics = [name for name in dict.fromkeys(k for _, values in runs for k in values)]
+    if not runs or not metrics:
+        return None
+    figure = _new_figure(max(4.5, 1.6 * len(metrics) + 1.5), 3.2)
+    axes = figure.add_subplot(1, 1, 1)
+    width = 0.8 / len(runs)
+    for index, (name, values) in enumerate(runs):
+        xs = [m + (index - (len(runs) - 1) / 2) * width for m in range(len(metrics))]
+        heights = [values.get(metric, float("nan")) for metric in metrics]
+        bars = axes.bar(xs, heights, width=width, label=name)
+        axes.bar_label(bars, fmt="%.2f", fontsize=8)
+    axes.set_xticks(range(len(metrics)), metrics)
+    axes.set_ylim(0, 1.1)
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    return _png(figure)
