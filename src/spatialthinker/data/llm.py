@@ -15,9 +15,6 @@ import logging
 import os
 import random
 import re
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,13 +26,10 @@ import orjson
 from spatialthinker.data.generators.base import stable_int
 from spatialthinker.data.records import CATEGORIES, LEVELS, AnnotatedImage, QAItem
 from spatialthinker.data.roi import roi_subgraph, question_words
+from spatialthinker.llm_client import ChatClient, LLMError  # noqa: F401  (LLMError is part of this module's API)
 
 logger = logging.getLogger(__name__)
 LEVEL_TARGET = {"easy": 0.4, "medium": 0.4, "hard": 0.2}  # data.md §5 step 2
-
-
-class LLMError(RuntimeError):
-    """The endpoint kept failing after all retries."""
 
 
 @dataclass
@@ -75,47 +69,6 @@ class LLMConfig:
             raise ValueError("k must be >= 1, per_image >= 0 and max_retries >= 0.")
 
 
-class ChatClient:
-    """Minimal chat-completions client with retries and call counts."""
-
-    def __init__(self, config: LLMConfig, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.config = config
-        self._key = os.environ.get(config.api_key_env, "")
-        self._sleep = sleep
-        self.calls = Counter()
-
-    def chat(self, model: str, messages: list[dict[str, Any]], temperature: float) -> str:
-        """The first choice's text; retries on network errors, 429 and 5xx with exponential backoff."""
-        body = orjson.dumps({"model": model, "messages": messages, "temperature": temperature})
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        url = self.config.base_url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.config.max_retries + 1):
-            self.calls["requests"] += 1
-            try:
-                request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
-                    reply = orjson.loads(response.read())
-                self.calls["ok"] += 1
-                return str(reply["choices"][0]["message"]["content"])
-            except urllib.error.HTTPError as error:
-                if error.code not in (408, 429) and error.code < 500:
-                    self.calls["failed"] += 1
-                    raise LLMError(f"{url}: HTTP {error.code} (not retried)") from None
-                reason = f"HTTP {error.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError, orjson.JSONDecodeError, KeyError,
-                    IndexError, TypeError) as error:
-                reason = type(error).__name__
-            self.calls["retries"] += 1
-            if attempt < self.config.max_retries:
-                delay = self.config.backoff_s * 2 ** attempt
-                logger.warning("LLM call failed (%s); retry %d in %.1fs", reason, attempt + 1, delay)
-                self._sleep(delay)
-        self.calls["failed"] += 1
-        raise LLMError(f"{url}: failed after {self.config.max_retries + 1} attempts ({reason})")
-
-
 class Checkpoint:
     """Append-only JSONL of ``{"key", "value"}`` records; a torn last line (crash mid-write) is ignored."""
 
@@ -143,32 +96,19 @@ class Checkpoint:
         return value
 
 
-# "(b)" and a lone "b" count; after "answer is" only a capital letter does ("the answer is a dog" is not "A").
-_LETTER_PATTERNS = (re.compile(r"\(([A-Da-d])\)"), re.compile(r"\b(?i:answer|option)\s*(?:is|:)?\s*\(?([A-D])\b"),
-                    re.compile(r"^\s*([A-Da-d])\s*[.):]?\s*$"))
-
-
 def parse_choice(text: str, options: Sequence[str]) -> str | None:
-    """The single option letter a reply names, by ``(X)``, "answer: X", a lone letter or the exact option text.
+    """The single option letter a judge's reply names; None when it names none or several (never a default "A").
 
-    Never falls back to "A": a reply naming no option or several different ones gives None.
+    The judge is read with the evaluation harness's extractor, so validation and evaluation agree on what counts
+    as an answer.
 
     Example:
         >>> parse_choice("I think it is (B) left.", ["right", "left"]), parse_choice("Hmm, A or B?", ["a", "b"])
         ('B', None)
     """
-    if not isinstance(text, str):
-        return None
-    valid = {chr(65 + i) for i in range(len(options))}
-    for pattern in _LETTER_PATTERNS:
-        found = {m.upper() for m in pattern.findall(text)} & valid
-        if len(found) == 1:
-            return found.pop()
-        if len(found) > 1:
-            return None
-    lowered = text.lower()
-    named = [chr(65 + i) for i, option in enumerate(options) if re.search(rf"\b{re.escape(option.lower())}\b", lowered)]
-    return named[0] if len(named) == 1 else None
+    from spatialthinker.eval.extract import extract_choice
+
+    return extract_choice(text, options) if isinstance(text, str) else None
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -255,7 +195,8 @@ def run_llm_stage(images: Sequence[tuple[AnnotatedImage, Path]], existing: Seque
     """
     from tqdm.auto import tqdm
 
-    client = client or ChatClient(config)
+    client = client or ChatClient(config.base_url, config.api_key_env, config.timeout_s,
+                                       config.max_retries, config.backoff_s)
     checkpoint = Checkpoint(checkpoint_path)
     counts = Counter(i.category for i in existing)
     levels = Counter(i.level for i in existing)

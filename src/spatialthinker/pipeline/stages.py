@@ -103,7 +103,7 @@ def _resume(run_dir: Path) -> bool:
 def prompt_style(tiny: bool) -> str:
     """The paper's long training prompt for real models; the bare question and options for the tiny model.
 
-    A 4.5 M-parameter model cannot follow instructions: it learns the response format from the SFT targets
+    A 3.8 M-parameter model cannot follow instructions: it learns the response format from the SFT targets
     alone, and a ~50-token prompt instead of the ~600-token worked example makes every step several times cheaper
     on two CPU cores.
     """

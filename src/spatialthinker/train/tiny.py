@@ -39,7 +39,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
-#: Model sizes: (text hidden, text layers, heads, vision hidden, vision depth, vocab). "small" is ~4.5 M params.
+#: Model sizes: (text hidden, text layers, heads, vision hidden, vision depth, vocab). "small" is ~3.8 M params.
 SIZES: dict[str, tuple[int, int, int, int, int, int]] = {
     "micro": (64, 2, 2, 32, 2, 1024),
     "small": (256, 4, 4, 128, 4, 2048),
@@ -147,7 +147,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
     Args:
         output_dir: where to save model, tokenizer and image processor.
         seed: torch seed of the random weights.
-        size: ``"micro"`` (~0.3 M params), ``"small"`` (~4.5 M) or ``"medium"`` (~14 M).
+        size: ``"micro"`` (~0.3 M params), ``"small"`` (~3.8 M) or ``"medium"`` (~14 M).
 
     Returns:
         ``output_dir`` as a string.
