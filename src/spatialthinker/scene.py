@@ -227,21 +227,29 @@ _set_bbox = SceneObject.bbox.__set__  # type: ignore[attr-defined]
 _set_subject = Relation.subject.__set__  # type: ignore[attr-defined]
 _set_predicate = Relation.predicate.__set__  # type: ignore[attr-defined]
 _set_target = Relation.object.__set__  # type: ignore[attr-defined]
+_set_objects = SceneGraph.objects.__set__  # type: ignore[attr-defined]
+_set_relations = SceneGraph.relations.__set__  # type: ignore[attr-defined]
+_set_index = SceneGraph._index.__set__  # type: ignore[attr-defined]
 
-# ``pattern.match(id) is not None`` memoised per pattern: the same few ids ("man.1") recur across a whole batch.
-_ID_CACHES: dict[re.Pattern[str], dict[str, bool]] = {}
-
-
-def _id_cache(pattern: re.Pattern[str]) -> dict[str, bool]:
-    cache = _ID_CACHES.setdefault(pattern, {})
-    if len(cache) > 100_000:  # bounded: model output may invent endless ids
-        cache.clear()
-    return cache
+# Ids known to match each pattern: the same few ids ("man.1") recur across a whole batch, and a set membership test
+# is cheaper than a regex match. Only valid ids are remembered; an invalid one is re-checked by the slow path,
+# which names the reason anyway.
+_VALID_IDS: dict[re.Pattern[str], set[str]] = {}
 
 
-def _remember_id(cache: dict[str, bool], pattern: re.Pattern[str], object_id: str) -> bool:
-    ok = cache[object_id] = pattern.match(object_id) is not None
-    return ok
+def _valid_ids(pattern: re.Pattern[str]) -> set[str]:
+    known = _VALID_IDS.setdefault(pattern, set())
+    if len(known) > 100_000:  # bounded: model output may invent endless ids
+        known.clear()
+    return known
+
+
+def _check_id(known: set[str], pattern: re.Pattern[str], object_id: str) -> bool:
+    """Whether ``object_id`` matches ``pattern``, remembering it in ``known`` when it does."""
+    if pattern.match(object_id) is None:
+        return False
+    known.add(object_id)
+    return True
 
 
 def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGraph | None, list[str]]:
@@ -256,8 +264,9 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         reasons.append("'relationships' must be a list")
         raw_relations = []
     pattern = LENIENT_ID_PATTERN if options.lenient_ids else STRICT_ID_PATTERN
-    id_cache = _id_cache(pattern)
+    known = _valid_ids(pattern)
     extra_ok = options.allow_extra_keys
+    big = _BIG
     objects: list[SceneObject] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_objects):
@@ -266,20 +275,15 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         # (len 2 with both keys present means exactly {"id", "bbox"}; a missing key fails the type checks.)
         if type(raw) is dict and (extra_ok or len(raw) == 2):
             object_id, bbox = raw.get("id"), raw.get("bbox")
-            if type(object_id) is str and type(bbox) is list and len(bbox) == 4 and object_id not in seen:
-                ok = id_cache.get(object_id)
-                if ok is None:
-                    ok = _remember_id(id_cache, pattern, object_id)
-            else:
-                ok = False
-            if ok:
+            if (type(object_id) is str and type(bbox) is list and len(bbox) == 4 and object_id not in seen
+                    and (object_id in known or _check_id(known, pattern, object_id))):
                 x1, y1, x2, y2 = bbox
                 t1, t2, t3, t4 = type(x1), type(y1), type(x2), type(y2)
                 # `type is` rather than isinstance(): bool is an int subclass and must be refused (fix (a)).
                 # The exact int/float comparisons are False for NaN: only finite values that convert to float
                 # (|v| < 1e308) with ordered corners pass. Anything else takes the slow path for its verdict.
                 if ((t1 is float or t1 is int) and (t2 is float or t2 is int) and (t3 is float or t3 is int)
-                        and (t4 is float or t4 is int) and -_BIG < x1 <= x2 < _BIG and -_BIG < y1 <= y2 < _BIG):
+                        and (t4 is float or t4 is int) and -big < x1 <= x2 < big and -big < y1 <= y2 < big):
                     seen.add(object_id)
                     obj = _new_object(SceneObject)
                     _set_id(obj, object_id)
@@ -299,7 +303,7 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         objects.append(obj)
     relations: list[Relation] = []
     for index, raw in enumerate(raw_relations):
-        if len(reasons) > 20:
+        if reasons and len(reasons) > 20:
             break
         if type(raw) is not dict and not isinstance(raw, dict):
             reasons.append(f"relationships[{index}]: must be an object")
@@ -309,13 +313,8 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
             if not (isinstance(subject, str) and isinstance(predicate, str) and isinstance(target, str)):
                 reasons.append(f"relationships[{index}]: subject, predicate and object must be strings")
                 continue
-        subject_ok = id_cache.get(subject)
-        if subject_ok is None:
-            subject_ok = _remember_id(id_cache, pattern, subject)
-        target_ok = id_cache.get(target)
-        if target_ok is None:
-            target_ok = _remember_id(id_cache, pattern, target)
-        if not (subject_ok and target_ok):
+        if not ((subject in known or _check_id(known, pattern, subject))
+                and (target in known or _check_id(known, pattern, target))):
             reasons.append(f"relationships[{index}]: subject and object must be object ids")
             continue
         if options.require_known_ids and (subject not in seen or target not in seen):
@@ -328,7 +327,11 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         relations.append(relation)
     if reasons:
         return None, reasons
-    return SceneGraph(tuple(objects), tuple(relations)), []
+    graph = _new_object(SceneGraph)  # what SceneGraph(tuple(objects), tuple(relations)) builds, minus __init__
+    _set_objects(graph, tuple(objects))
+    _set_relations(graph, tuple(relations))
+    _set_index(graph, None)
+    return graph, []
 
 
 def _parse_object(raw: Any, pattern: re.Pattern[str], options: ParseOptions) -> tuple[SceneObject | None, str | None]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from spatialthinker.prompts import parse_image_size
+from spatialthinker.prompts import TAGS, parse_image_size, split_response
 
 from .config import RewardConfig
 from .matching import MatchJob, MatchResult, score_batch
@@ -21,11 +21,11 @@ from .terms import (
     accuracy_reward,
     coerce_image_size,
     count_reward,
-    format_reward,
     normalize_predicate,
     parse_for_reward,
     pred_objects,
     read_ground_truth,
+    scene_options,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,29 @@ class RewardBreakdown:
         return data
 
 
+# Building a frozen dataclass through its __init__ costs an object.__setattr__ detour per field, about 1 us for
+# the ten fields here, paid once per response. _breakdown fills the slots directly: the same object, equality
+# and hashing (scene.py builds its validated objects the same way).
+_new_object = object.__new__
+_BREAKDOWN_SETTERS = tuple(getattr(RewardBreakdown, name).__set__ for name in RewardBreakdown.__slots__)
+
+
+def _breakdown(config: RewardConfig, fmt: float, count: float, accuracy: float, spatial: float, relation: float,
+               n_pred: int, gt: GroundTruth, answer_empty: bool, errors: list[str]) -> RewardBreakdown:
+    """The ``RewardBreakdown`` of already gated terms: the weighted total, clamped to [0, 1]."""
+    total = (config.format_weight * fmt + config.count_weight * count + config.accuracy_weight * accuracy
+             + config.spatial_weight * spatial + config.relation_weight * relation)
+    values = (min(max(total, 0.0), 1.0), fmt, count, accuracy, spatial, relation, n_pred, gt.n_objects,
+              answer_empty, tuple(errors[:8]))
+    result = _new_object(RewardBreakdown)
+    for set_field, value in zip(_BREAKDOWN_SETTERS, values):
+        set_field(result, value)
+    return result
+
+
 @dataclass(slots=True)
 class _Pending:
-    """Per-response state between the cheap terms and the batched spatial term."""
+    """A response waiting for the batched spatial term; everything else about it is already decided."""
 
     fmt: float
     count: float
@@ -66,44 +86,56 @@ class _Pending:
     errors: list[str]
     pred_ids: list[str]
     pred_relations: list[tuple[str, str, str]]
-    job: int | None = None  # index into the spatial jobs, when the spatial term applies
+    job: int  # index into the spatial jobs
 
 
 def _prepare(response: Any, gt: GroundTruth, size: tuple[float, float] | None, config: RewardConfig,
-             jobs: list[MatchJob]) -> _Pending:
-    """Parse one response, compute the cheap terms, and queue its matching problem when the spatial term applies."""
-    parsed = parse_for_reward(response, config)
-    errors = parsed.errors  # the parse result is ours alone: extend it in place
-    if config.strict_order and parsed.tags_ok and not parsed.in_order:
+             jobs: list[MatchJob]) -> RewardBreakdown | _Pending:
+    """Parse one response and compute its cheap terms.
+
+    Returns the finished breakdown when the spatial term is 0 without box maths (format or accuracy gate, no
+    image size): most of a batch, which then costs no per-response state. Otherwise queues the matching problem
+    in ``jobs`` and returns the state ``_finish`` completes once the batch is matched.
+    """
+    if type(response) is str:  # the hot path: tag spans only, no ParsedResponse and no observe/think copies
+        spans, tags_ok, in_order, scene, errors = split_response(response, TAGS, scene_options(config))
+        span = spans.get("answer")
+        answer = response[span[0]:span[1]] if span is not None else None
+    else:  # not text: scores 0, with the parser's reason
+        parsed = parse_for_reward(response, config)
+        tags_ok, in_order, scene, errors = parsed.tags_ok, parsed.in_order, parsed.scene, parsed.errors
+        answer = parsed.answer
+    # errors is this response's own list: extend it in place
+    if config.strict_order and tags_ok and not in_order:
         errors.append("tags are not in the order observe, scene, think, answer")
     if gt.errors:
         errors.extend(gt.errors)
-    fmt = format_reward(parsed, config)
-    answer = parsed.answer
-    if config.gating and fmt == 0.0:  # format gate: nothing else is paid, so compute nothing else
-        n_pred = len(parsed.scene.objects) if parsed.scene is not None else 0
-        return _Pending(0.0, 0.0, 0.0, n_pred, gt, not (answer and answer.strip()), errors, [], [])
-    scene = parsed.scene
+    # R_f, the rule of terms.format_reward on the split parts: four tags exactly once (in order if
+    # strict_order) and a valid scene graph
+    fmt = 1.0 if tags_ok and scene is not None and (in_order or not config.strict_order) else 0.0
+    answer_empty = not (answer and answer.strip())
     n_pred = len(scene.objects) if scene is not None else 0
+    if config.gating and fmt == 0.0:  # format gate: nothing else is paid, so compute nothing else
+        return _breakdown(config, 0.0, 0.0, 0.0, 0.0, 0.0, n_pred, gt, answer_empty, errors)
     n_rel = len(scene.relations) if scene is not None else 0
     count = count_reward(n_pred, n_rel, gt, config)
     if config.answer_match == "exact":  # the hot path: the GT side is lower-cased once, in the cache
         accuracy = 1.0 if answer and gt.answer_key and answer.strip().lower() == gt.answer_key else 0.0
     else:
         accuracy = accuracy_reward(answer, gt.answer, config.answer_match)
-    state = _Pending(fmt, count, accuracy, n_pred, gt, not (answer and answer.strip()), errors, [], [])
-    if config.gating and accuracy < 1.0:
-        return state  # accuracy gate on the spatial term
+    if config.gating and accuracy < 1.0:  # accuracy gate on the spatial term
+        return _breakdown(config, fmt, count, accuracy, 0.0, 0.0, n_pred, gt, answer_empty, errors)
     if size is None:
         errors.append("image size missing or not positive: spatial term is 0")
-        return state
-    labels, ids, boxes = pred_objects(parsed, config.max_objects)
+        return _breakdown(config, fmt, count, accuracy, 0.0, 0.0, n_pred, gt, answer_empty, errors)
+    labels, ids, boxes = pred_objects(scene, config.max_objects)
+    pred_ids: list[str] = []
+    pred_relations: list[tuple[str, str, str]] = []
     if config.relation_weight > 0 and scene is not None:
-        state.pred_ids = ids
-        state.pred_relations = [(r.subject, normalize_predicate(r.predicate), r.object) for r in scene.relations]
-    state.job = len(jobs)
+        pred_ids = ids
+        pred_relations = [(r.subject, normalize_predicate(r.predicate), r.object) for r in scene.relations]
     jobs.append(MatchJob(labels, boxes, gt.names, gt.boxes, size[0], size[1]))
-    return state
+    return _Pending(fmt, count, accuracy, n_pred, gt, answer_empty, errors, pred_ids, pred_relations, len(jobs) - 1)
 
 
 def _relation_score(state: _Pending, match: MatchResult) -> float:
@@ -116,21 +148,18 @@ def _relation_score(state: _Pending, match: MatchResult) -> float:
     return len(gt.relations & mapped) / len(gt.relations)
 
 
-def _finish(state: _Pending, match: MatchResult | None, config: RewardConfig) -> RewardBreakdown:
-    spatial = match.score if match is not None else 0.0
-    relation = _relation_score(state, match) if (match is not None and config.relation_weight > 0) else 0.0
+def _finish(state: _Pending, match: MatchResult, config: RewardConfig) -> RewardBreakdown:
+    """The breakdown of a response whose spatial term was matched (with gating on, its format and answer passed)."""
+    spatial = match.score
+    relation = _relation_score(state, match) if config.relation_weight > 0 else 0.0
     fmt, count, accuracy = state.fmt, state.count, state.accuracy
     if config.gating:
         if fmt < 1.0:
             count = accuracy = spatial = relation = 0.0
         elif accuracy < 1.0:
             spatial = relation = 0.0
-    total = (config.format_weight * fmt + config.count_weight * count + config.accuracy_weight * accuracy
-             + config.spatial_weight * spatial + config.relation_weight * relation)
-    total = min(max(total, 0.0), 1.0)
-    return RewardBreakdown(total=total, format=fmt, count=count, accuracy=accuracy, spatial=spatial,
-                           relation=relation, n_pred_objects=state.n_pred, n_gt_objects=state.gt.n_objects,
-                           answer_empty=state.answer_empty, errors=tuple(state.errors[:8]))
+    return _breakdown(config, fmt, count, accuracy, spatial, relation, state.n_pred, state.gt, state.answer_empty,
+                      state.errors)
 
 
 def _plain_size(value: Any) -> tuple[float, float] | None:
@@ -187,8 +216,10 @@ def compute_rewards(responses: Sequence[Any], ground_truths: Sequence[Any], imag
             if type(truth) is str:
                 truths[truth] = gt
         states.append(_prepare(responses[index], gt, size, config, jobs))
-    matches = score_batch(jobs, config, want_pairs=config.relation_weight > 0) if jobs else []
-    return [_finish(state, matches[state.job] if state.job is not None else None, config) for state in states]
+    if not jobs:
+        return states
+    matches = score_batch(jobs, config, want_pairs=config.relation_weight > 0)
+    return [_finish(state, matches[state.job], config) if type(state) is _Pending else state for state in states]
 
 
 def compute_reward(response: Any, ground_truth: Any, image_size: Any, config: RewardConfig | None = None) -> RewardBreakdown:

@@ -94,17 +94,25 @@ def _assign_group(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pred_idx, gt_idx
 
 
-def _label_similarity(jobs: Sequence[MatchJob], members: Sequence[int], kind: str) -> np.ndarray:
-    """Label similarity of every (pred, gt) pair of the jobs, flattened in job, pred, gt order: ``(sum P·G,)``."""
-    if canonical_labels(["x"], kind) is None:  # embedding: a real-valued matrix per response
+def _label_similarity(jobs: Sequence[MatchJob], members: Sequence[int], kind: str, pred_labels: list[str],
+                      gt_labels: list[str]) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Label similarity of every (pred, gt) pair of the jobs, flattened in job, pred, gt order: ``(sum P·G,)``.
+
+    For exact and lemma similarity ("same canonical label"), returns instead the integer code of each predicted
+    and each GT label (``pred_labels`` and ``gt_labels``: the members' labels, flattened), so that the caller
+    compares codes in one vectorised operation.
+    """
+    pred_canonical = canonical_labels(pred_labels, kind)
+    if pred_canonical is None:  # embedding: a real-valued matrix per response
         return np.concatenate([similarity_matrix(jobs[i].pred_labels, jobs[i].gt_labels, kind).ravel() for i in members])
-    vocabulary: dict[str, int] = {}
-    pred_ids: list[int] = []
-    gt_ids: list[int] = []
-    for i in members:  # labels -> integers, so that "same label" is one vectorised comparison
-        pred_ids.extend(vocabulary.setdefault(label, len(vocabulary)) for label in canonical_labels(jobs[i].pred_labels, kind))
-        gt_ids.extend(vocabulary.setdefault(label, len(vocabulary)) for label in canonical_labels(jobs[i].gt_labels, kind))
-    return np.asarray(pred_ids, dtype=np.intp), np.asarray(gt_ids, dtype=np.intp)  # type: ignore[return-value]
+    gt_canonical = canonical_labels(gt_labels, kind) or []
+    codes: dict[str, int] = {}  # labels -> integers, so that "same label" is one vectorised comparison
+    for label in pred_canonical + gt_canonical:
+        if label not in codes:
+            codes[label] = len(codes)
+    code = codes.__getitem__
+    return (np.fromiter(map(code, pred_canonical), dtype=np.intp, count=len(pred_canonical)),
+            np.fromiter(map(code, gt_canonical), dtype=np.intp, count=len(gt_canonical)))
 
 
 def _pair_index(n_pred: np.ndarray, n_gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,6 +140,14 @@ def score_batch(jobs: Sequence[MatchJob], config: RewardConfig, want_pairs: bool
     """
     results: list[MatchResult | None] = [None] * len(jobs)
     members: list[int] = []
+    pred_counts: list[int] = []
+    gt_counts: list[int] = []
+    # One pass over the jobs gathers flat lists (boxes, sizes, labels), so that NumPy is called once per batch.
+    pred_boxes: list = []
+    gt_boxes: list = []
+    scales: list = []
+    pred_labels: list[str] = []
+    gt_labels: list[str] = []
     for index, job in enumerate(jobs):
         n_pred, n_gt = len(job.pred_boxes), len(job.gt_boxes)
         if n_gt == 0:  # fix (f): nothing to localise; only an empty prediction is right
@@ -140,18 +156,17 @@ def score_batch(jobs: Sequence[MatchJob], config: RewardConfig, want_pairs: bool
             results[index] = MatchResult(0.0, [])
         else:
             members.append(index)
+            pred_counts.append(n_pred)
+            gt_counts.append(n_gt)
+            pred_boxes.extend(job.pred_boxes)
+            gt_boxes.extend(job.gt_boxes)
+            scales.append((job.width, job.height, job.width, job.height))
+            pred_labels.extend(job.pred_labels)
+            gt_labels.extend(job.gt_labels)
     if not members:
         return results  # type: ignore[return-value]
-    n_pred = np.asarray([len(jobs[i].pred_boxes) for i in members], dtype=np.intp)
-    n_gt = np.asarray([len(jobs[i].gt_boxes) for i in members], dtype=np.intp)
-    pred_boxes: list = []
-    gt_boxes: list = []
-    scales: list = []
-    for i in members:
-        job = jobs[i]
-        pred_boxes.extend(job.pred_boxes)
-        gt_boxes.extend(job.gt_boxes)
-        scales.append((job.width, job.height, job.width, job.height))
+    n_pred = np.asarray(pred_counts, dtype=np.intp)
+    n_gt = np.asarray(gt_counts, dtype=np.intp)
     scale = np.asarray(scales, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # Normalise by each job's stated size; clip so absurd coordinates cannot overflow the squares below.
@@ -161,7 +176,7 @@ def score_batch(jobs: Sequence[MatchJob], config: RewardConfig, want_pairs: bool
                      -COORD_LIMIT, COORD_LIMIT)
         pred_row, gt_row, first_pair = _pair_index(n_pred, n_gt)
         box = map_to_unit(box_overlap(pred[pred_row], gt[gt_row], config.box_metric), config.box_metric)  # (pairs,)
-    labels = _label_similarity(jobs, members, config.similarity)
+    labels = _label_similarity(jobs, members, config.similarity, pred_labels, gt_labels)
     sim = (labels[0][pred_row] == labels[1][gt_row]) if isinstance(labels, tuple) else labels
     cost = config.lambda_sem * (1.0 - sim) + config.lambda_box * (1.0 - box)
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spatialthinker.prompts import TAGS, ParsedResponse, parse_ground_truth, parse_image_size, parse_response
-from spatialthinker.scene import STRICT, ParseOptions, as_finite_float, normalize_label
+from spatialthinker.scene import STRICT, ParseOptions, SceneGraph, as_finite_float, normalize_label
 
 from .config import RewardConfig
 
@@ -99,18 +99,24 @@ def _read_ground_truth(ground_truth: str, max_objects: int) -> GroundTruth:
     kept = objects[:max_objects]
     boxes = []
     for obj in kept:
-        x1, y1, x2, y2 = (float(v) for v in obj.bbox)
+        x1, y1, x2, y2 = map(float, obj.bbox)
         boxes.append((min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)))
+    ids = tuple([obj.id for obj in kept])
     return GroundTruth(
-        names=tuple(_label(obj.id) for obj in kept), ids=tuple(obj.id for obj in kept), boxes=tuple(boxes),
+        names=tuple([_label(object_id) for object_id in ids]), ids=ids, boxes=tuple(boxes),
         n_objects=len(objects), n_relations=len(relations),
         relations=frozenset((r.subject, normalize_predicate(r.predicate), r.object) for r in relations),
         answer=answer.strip() if answer else None, errors=tuple(errors))
 
 
+def scene_options(config: RewardConfig) -> ParseOptions:
+    """The scene-graph rules the config asks for: the reference's strict ids, or lenient ids."""
+    return _LENIENT_IDS if config.lenient_ids else STRICT
+
+
 def parse_for_reward(response: Any, config: RewardConfig) -> ParsedResponse:
     """``parse_response`` with the scene options the config asks for."""
-    return parse_response(response, TAGS, _LENIENT_IDS if config.lenient_ids else STRICT)
+    return parse_response(response, TAGS, scene_options(config))
 
 
 def format_reward(parsed: ParsedResponse, config: RewardConfig) -> float:
@@ -178,11 +184,17 @@ def accuracy_reward(answer: str | None, gt_answer: str | None, mode: str = "exac
     return float(bool(gt_text) and _plain(text) == gt_text)
 
 
-def pred_objects(parsed: ParsedResponse, max_objects: int) -> tuple[list[str], list[str], list[tuple[float, ...]]]:
-    """(normalised labels, ids, pixel boxes) of the first ``max_objects`` objects of a valid scene."""
-    if parsed.scene is None:
+def pred_objects(scene: SceneGraph | ParsedResponse | None, max_objects: int
+                 ) -> tuple[list[str], list[str], list[tuple[float, ...]]]:
+    """(normalised labels, ids, pixel boxes) of the first ``max_objects`` objects of a valid scene.
+
+    Takes the scene itself, or the ``ParsedResponse`` holding it.
+    """
+    if isinstance(scene, ParsedResponse):
+        scene = scene.scene
+    if scene is None:
         return [], [], []
-    kept = parsed.scene.objects[:max_objects]
+    kept = scene.objects[:max_objects]
     # A valid scene's boxes are already well formed (x1 <= x2, y1 <= y2; lenient parsing sorts inverted
     # corners), so they go to NumPy as they are.
     return [_label(obj.id) for obj in kept], [obj.id for obj in kept], [obj.bbox for obj in kept]
