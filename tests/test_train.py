@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
-from _tiny import write_tiny_stvqa  # noqa: E402
+from _tiny import one_torch_thread, write_tiny_stvqa  # noqa: E402,F401  (autouse fixture)
 
 from spatialthinker.train.config import GRPORecipe, SFTRecipe  # noqa: E402
 
@@ -24,18 +24,6 @@ TINY = dict(
     min_pixels=56 * 56, max_pixels=112 * 112,          # 16 image tokens per image
     dtype="float32", report_to="none", save_steps=100,  # the last step is always checkpointed anyway
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared 2-core CI machines, two OpenMP threads competing with other processes spin
-    and run ~10x slower (measured: 53 s vs 3.2 s per tiny GRPO step under load)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

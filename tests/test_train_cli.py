@@ -6,19 +6,9 @@ import json
 
 import pytest
 
+from _tiny import one_torch_thread  # noqa: F401  (autouse fixture)
+
 from spatialthinker.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared 2-core CI machines, two OpenMP threads competing with other processes spin
-    and run ~10x slower (measured: 53 s vs 3.2 s per tiny GRPO step under load)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("command", [["train", "--help"], ["train", "grpo", "--help"], ["train", "sft", "--help"]])
