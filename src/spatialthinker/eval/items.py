@@ -6,6 +6,8 @@ import io
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from spatialthinker.images import open_image
+
 #: Bumped when the layout of a line in ``items.jsonl`` changes; the report/viewer code reads it.
 RECORD_SCHEMA_VERSION = 1
 
@@ -60,18 +62,9 @@ class EvalItem:
 
 
 def to_pil(image: Any) -> Any:
-    """PIL image from a PIL image, encoded bytes, an HF ``{"bytes", "path"}`` dict or a file path."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return image.convert("RGB") if image.mode != "RGB" else image
-    if isinstance(image, dict):
-        image = image.get("bytes") or image.get("path")
-    if isinstance(image, (bytes, bytearray)):
-        return Image.open(io.BytesIO(image)).convert("RGB")
-    if isinstance(image, str):
-        return Image.open(image).convert("RGB")
-    raise TypeError(f"cannot turn {type(image).__name__} into an image")
+    """RGB PIL image from a PIL image, encoded bytes, an HF ``{"bytes", "path"}`` dict or a file path."""
+    opened = open_image(image)
+    return opened if opened.mode == "RGB" else opened.convert("RGB")
 
 
 @dataclass(slots=True)

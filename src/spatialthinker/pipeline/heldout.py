@@ -28,17 +28,11 @@ def _val_rows(parquet: Path) -> list[dict[str, Any]]:
 
 
 def _records(files: list[Path]) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    for path in files:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        logger.warning("%s: skipping a truncated line", path)
-    return [r for r in records if isinstance(r, dict) and "output" in r and r.get("primary", True)]
+    """Primary output records of the evaluation logs (truncated lines skipped by ``read_jsonl``)."""
+    from spatialthinker.viz.plots import read_jsonl
+
+    records = [record for path in files for record in read_jsonl(path)]
+    return [r for r in records if "output" in r and r.get("primary", True)]
 
 
 def score_outputs(eval_dir: str | Path, val_parquet: str | Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+from spatialthinker.images import open_image
 from spatialthinker.prompts import build_prompt, parse_ground_truth
 
 log = logging.getLogger(__name__)
@@ -72,24 +73,6 @@ def check_columns(dataset: Any, use: str, source: str = "dataset") -> None:
                          f"{dataset.column_names}. Datasets must follow the STVQA schema (docs: data.md §1).")
 
 
-def _decode(image: Any) -> Any:
-    """A PIL image from whatever the parquet holds: a PIL image, an ``{"bytes", "path"}`` struct or a path."""
-    from PIL import Image
-
-    if isinstance(image, list):  # some exports store a one-image list
-        image = image[0] if image else None
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, dict):
-        if image.get("bytes"):
-            return Image.open(io.BytesIO(image["bytes"]))
-        if image.get("path"):
-            return Image.open(image["path"])
-    if isinstance(image, str):
-        return Image.open(image)
-    raise ValueError(f"cannot read an image from {type(image).__name__}.")
-
-
 def _image_struct(image: Any) -> dict[str, Any]:
     """The image as an HF ``Image`` struct; re-encoded as PNG only when it came decoded."""
     if isinstance(image, list):
@@ -128,7 +111,7 @@ def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training") -> Any:
     keep = [c for c in PASSTHROUGH if c in dataset.column_names]
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = _decode(row["images"])
+        image = open_image(row["images"])
         size = [int(image.width), int(image.height)]
         text = _user_prompt(row, prompt_style, tuple(size))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
@@ -160,7 +143,7 @@ def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str 
     dataset = _raw_images(dataset)
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = _decode(row["images"])
+        image = open_image(row["images"])
         text = _user_prompt(row, prompt_style, (image.width, image.height))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
                 "completion": [{"role": "assistant", "content": [{"type": "text", "text": sft_target(row, target)}]}],

@@ -7,7 +7,6 @@ rollout files) because a report must open in a second even for a 7K-row dataset 
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import orjson
 from PIL import Image, UnidentifiedImageError
 
 from spatialthinker.data.records import STVQA_COLUMNS
+from spatialthinker.images import open_image
 from spatialthinker.prompts import parse_ground_truth, parse_image_size
 from spatialthinker.scene import SceneGraph
 
@@ -136,14 +136,9 @@ def discover(paths: list[Path], depth: int = 3) -> list[RunDir]:
 def decode_image(value: Any) -> Image.Image | None:
     """A PIL image from an HF ``Image`` struct (``{"bytes", "path"}``), raw bytes or a path; None if unreadable."""
     try:
-        if isinstance(value, dict):
-            if value.get("bytes"):
-                return Image.open(io.BytesIO(value["bytes"])).convert("RGB")
-            value = value.get("path")
-        if isinstance(value, (bytes, bytearray)):
-            return Image.open(io.BytesIO(value)).convert("RGB")
-        if isinstance(value, str) and value and Path(value).is_file():
-            return Image.open(value).convert("RGB")
+        return open_image(value).convert("RGB")
+    except (ValueError, FileNotFoundError):
+        return None  # no image in the record, or a path that is not there: shown without an image
     except (OSError, UnidentifiedImageError) as error:
         logger.warning("could not decode an image: %s", error)
     return None
