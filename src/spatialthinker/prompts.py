@@ -312,15 +312,15 @@ def parse_ground_truth(ground_truth: str) -> tuple[SceneGraph | None, str | None
     """
     if not isinstance(ground_truth, str):
         return None, None
-    scene_text = _last_tag_contents(ground_truth, "scene")
-    answer = _last_tag_contents(ground_truth, "answer")
+    scene_text = last_tag_contents(ground_truth, "scene")
+    answer = last_tag_contents(ground_truth, "answer")
     if answer is None and scene_text is None:
         answer = ground_truth.strip() or None
     scene = SceneGraph.parse(scene_text, LENIENT)[0] if scene_text is not None else None
     return scene, answer
 
 
-def _last_tag_contents(text: str, tag: str) -> str | None:
+def last_tag_contents(text: str, tag: str) -> str | None:
     """Content of the last ``<tag>...</tag>`` pair (used for ground truths and evaluation, not for the format)."""
     closing = text.rfind(f"</{tag}>")
     if closing < 0:
@@ -333,5 +333,5 @@ def last_answer(text: str) -> str:
     """Text of the last ``<answer>…</answer>``, or the whole output when untagged (evaluation's extraction input)."""
     if not isinstance(text, str):
         return ""
-    inside = _last_tag_contents(text, "answer")
+    inside = last_tag_contents(text, "answer")
     return (inside if inside is not None else text).strip()

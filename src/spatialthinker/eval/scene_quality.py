@@ -10,18 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from spatialthinker.prompts import last_tag_contents
 from spatialthinker.scene import LENIENT, SceneGraph
 
 # Label disagreement costs more than any box difference (IoU cost is at most 1), so the matcher pairs same-label
 # objects first, mirroring the reward's lambda_sem = 2 > lambda_box = 1 (method.md §4).
 LABEL_COST = 2.0
 IOU_THRESHOLD = 0.5
-
-
-def _scene_text(output: str) -> str | None:
-    closing = output.rfind("</scene>")
-    opening = output.rfind("<scene>", 0, closing) if closing >= 0 else -1
-    return None if opening < 0 else output[opening + len("<scene>"):closing]
 
 
 def scene_quality(output: str, gt: SceneGraph) -> dict[str, Any] | None:
@@ -40,7 +35,7 @@ def scene_quality(output: str, gt: SceneGraph) -> dict[str, Any] | None:
 
     from spatialthinker.geometry import pairwise_overlap, sort_box_corners
 
-    text = _scene_text(output) if isinstance(output, str) else None
+    text = last_tag_contents(output, "scene") if isinstance(output, str) else None
     if text is None or not gt.objects:
         return None
     pred, _ = SceneGraph.parse(text, LENIENT)
