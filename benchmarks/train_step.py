@@ -1,10 +1,14 @@
-"""Seconds per GRPO step for the tiny offline model, and the reward's share of the step time.
+"""Seconds per GRPO step for the tiny offline model, split into generation, reward, forward/backward and optimizer.
 
     python benchmarks/train_step.py [--steps 6] [--size small] [--reward dense] [--completion 128] [--warmup 30]
+                                    [--cache dynamic|static] [--threads N]
 
 Builds the tiny Qwen2.5-VL and a tiny STVQA parquet in a temporary folder, optionally warms the model up with SFT
 (so completions are realistic responses rather than noise), runs GRPO and reads TRL's ``step_time`` and our
-``reward_seconds`` from metrics.jsonl. The first step is dropped (start-up). Prints one table; writes JSON with --json.
+``reward_seconds`` from metrics.jsonl. The split comes from TRL's own profiling blocks (``transformers.generate``,
+``_calculate_rewards``, ``compute_loss``, ``_prepare_inputs``), captured in-process, and from torch's global
+optimizer step hooks; backward is what remains of ``training_step`` after the forward passes. The first step is
+dropped (start-up). Prints one table; writes JSON with --json.
 """
 
 from __future__ import annotations
@@ -29,7 +33,14 @@ def main() -> None:
     parser.add_argument("--qwen3b", action="store_true",
                         help="GPU: a randomly initialised model with Qwen2.5-VL-3B's configuration (bf16, paper pixels)")
     parser.add_argument("--use-vllm", action="store_true", help="generate with vLLM colocated (needs vllm)")
+    parser.add_argument("--cache", default=None, choices=["dynamic", "static"],
+                        help="KV cache of transformers generation (TRL's cache_implementation; default dynamic)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from spatialthinker.train.config import GRPORecipe
     from spatialthinker.train.grpo import run_grpo
@@ -48,9 +59,11 @@ def main() -> None:
         else:
             recipe = GRPORecipe(model=build_tiny_vlm(Path(tmp) / "model", size=args.size), learning_rate=1e-4,
                                 min_pixels=56 * 56, max_pixels=112 * 112, dtype="float32",
-                                warmup_sft_steps=args.warmup, warmup_sft_learning_rate=3e-3, **common)
+                                warmup_sft_steps=args.warmup, warmup_sft_learning_rate=3e-3,
+                                trl_args={"cache_implementation": args.cache} if args.cache else {}, **common)
         started = time.perf_counter()
-        result = run_grpo(recipe)
+        with StepProfile() as profile:
+            result = run_grpo(recipe)
         wall = time.perf_counter() - started
     # Upper bound of the reward's cost: a batch of fully formatted responses (the tiny policy's noise fails the
     # format gate early, which is cheaper than a real policy's output with boxes to match).
@@ -73,12 +86,73 @@ def main() -> None:
                "reward_seconds_per_step": reward_time, "reward_share": reward_time / step_time if step_time else 0.0,
                "completion_tokens_per_step": tokens,
                "reward_seconds_formatted_batch": formatted_reward,
-               "reward_share_formatted": formatted_reward / step_time if step_time else 0.0, "total_wall_seconds": wall}
+               "reward_share_formatted": formatted_reward / step_time if step_time else 0.0, "total_wall_seconds": wall,
+               "cache": args.cache or "dynamic", "torch_threads": _threads(),
+               **profile.split(len(result.metrics), step_time, tokens)}
     width = max(map(len, numbers))
     for key, value in numbers.items():
         print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
+
+
+class StepProfile:
+    """Collects TRL's profiling durations (normally only sent to wandb/mlflow) and optimizer step times.
+
+    TRL times its blocks with ``trl.extras.profiling.ProfilingContext``; wrapping its ``_log_metrics`` records
+    every duration here as well. ``torch.optim.optimizer.register_optimizer_step_pre/post_hook`` time every
+    optimizer step of the process. Both are undone on exit.
+    """
+
+    def __init__(self) -> None:
+        self.durations: dict[str, list[float]] = {}
+        self._undo: list = []
+
+    def __enter__(self) -> "StepProfile":
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+        from trl.extras import profiling
+
+        original = profiling.ProfilingContext._log_metrics
+
+        def record(context, duration: float) -> None:
+            self.durations.setdefault(context.name.split(".", 1)[-1], []).append(duration)
+            original(context, duration)
+
+        profiling.ProfilingContext._log_metrics = record
+        self._undo.append(lambda: setattr(profiling.ProfilingContext, "_log_metrics", original))
+        started: list[float] = []
+        pre = register_optimizer_step_pre_hook(lambda *_: started.append(time.perf_counter()))
+        post = register_optimizer_step_post_hook(
+            lambda *_: self.durations.setdefault("optimizer", []).append(time.perf_counter() - started.pop()))
+        self._undo += [pre.remove, post.remove]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for undo in reversed(self._undo):
+            undo()
+
+    def split(self, steps: int, step_time: float, tokens_per_step: float) -> dict[str, float]:
+        """Mean seconds per step of each part (first step dropped), and generated tokens per second."""
+        def per_step(name: str) -> float:
+            values = self.durations.get(name, [])[1:]
+            return sum(values) / max(steps - 1, 1) if values else 0.0
+
+        generation = per_step("transformers.generate")
+        reward = per_step("_calculate_rewards")
+        prepare = per_step("_prepare_inputs")
+        forward = per_step("compute_loss")
+        optimizer = per_step("optimizer")
+        backward = max(step_time - prepare - forward - optimizer, 0.0)
+        return {"split_generation_s": generation, "split_reward_s": reward,
+                "split_other_preparation_s": max(prepare - generation - reward, 0.0),
+                "split_forward_s": forward, "split_backward_s": backward, "split_optimizer_s": optimizer,
+                "generated_tokens_per_second": tokens_per_step / generation if generation else 0.0}
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def random_qwen3b(out: Path) -> str:

@@ -77,9 +77,10 @@ def _register_all() -> None:
     from spatialthinker.rewards import cli as rewards_cli
     from spatialthinker.train import cli as train_cli
     from spatialthinker import quickstart
+    from spatialthinker.pipeline import cli as pipeline_cli
     from spatialthinker.viz import cli as viz_cli
 
-    for module in (rewards_cli, data_cli, train_cli, eval_cli, viz_cli, quickstart):
+    for module in (rewards_cli, data_cli, train_cli, eval_cli, viz_cli, quickstart, pipeline_cli):
         module.register(app)
 
 

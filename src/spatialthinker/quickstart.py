@@ -85,6 +85,7 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     """
     from spatialthinker.pipeline import stages
     from spatialthinker.pipeline.presets import get_preset
+    from spatialthinker.viz.learning import heldout_section
     from spatialthinker.viz.report import build_report
 
     chosen = get_preset(preset)
@@ -121,7 +122,7 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     if tiny:
         model_path = str(out / "model")
         stage("model", lambda: (out / "model" / "tiny_build.json").is_file(),
-              lambda: stages.make_model(model, chosen, out / "model"))
+              lambda: stages.make_model(model, chosen, out / "model", train_data))
     points: list[tuple[str, str]] = []  # (eval directory name, model evaluated there)
     if tiny:
         points.append(("0_base", model_path))
@@ -146,10 +147,15 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
             summary = json.loads((heldout.parent / "summary.json").read_text())
             result.heldout[name].update({f"eval/{key}": summary.get(key) for key in ("accuracy", "ci95",
                                                                                        "parse_failure_rate")})
+            result.heldout[name]["eval/box_iou"] = (summary.get("scene_quality") or {}).get("mean_iou")
+            result.heldout[name]["eval/per_category"] = {
+                category: {key: values.get(key) for key in ("n", "accuracy", "ci95")}
+                for category, values in summary.get("per_category", {}).items()}
     shown = [data, out / "sft", grpo] + [out / "eval" / name for name, _ in points]  # not the derived subsets
     result.report = stage("report", lambda: False, lambda: build_report(
         [p for p in shown if p.is_dir()], out / "report.html", max_samples=4,
-        title=f"SpatialThinker quickstart ({chosen.name}, model {model})"))
+        title=f"SpatialThinker quickstart ({chosen.name}, model {model})",
+        extra_sections=[heldout_section(result.heldout)]))
     result.settings["torch_threads"] = stages.threads_note()
     _save(out, result)
     return result
@@ -196,16 +202,28 @@ def _summary_text(result: QuickstartResult) -> str:
     lines = [f"\nwall time {time.strftime('%M:%S', time.gmtime(result.total_seconds))} "
              f"({', '.join(f'{k} {v:.0f}s' for k, v in result.seconds.items())})"]
     if result.heldout:
-        lines.append("held-out questions at each point: format rate / mean dense reward / answer accuracy [95% CI]")
+        lines.append("held-out questions (val scenes) at each point: format rate / mean dense reward / "
+                     "answer accuracy [95% Wilson CI] vs chance / box IoU")
         for name, values in result.heldout.items():
             low, high = values.get("eval/ci95") or (float("nan"), float("nan"))
-            accuracy = values.get("eval/accuracy")
-            lines.append(f"  {name:8s} {values.get('format_rate', float('nan')):.2f} / "
-                         f"{values.get('mean_reward', float('nan')):.3f} / "
-                         f"{accuracy if accuracy is not None else float('nan'):.2f} [{low:.2f}, {high:.2f}]"
+            lines.append(f"  {name:8s} {_number(values.get('format_rate'))} / {_number(values.get('mean_reward'), 3)} / "
+                         f"{_number(values.get('eval/accuracy'))} [{low:.2f}, {high:.2f}] vs chance "
+                         f"{_number(values.get('chance_rate'))} / {_number(values.get('eval/box_iou'), 3)}"
                          f"  (n={values.get('n', 0)})")
+        last_name, last = list(result.heldout.items())[-1]
+        per_category = last.get("eval/per_category") or {}
+        chance = last.get("per_category") or {}
+        if per_category:
+            lines.append(f"  per category at {last_name}: " + ", ".join(
+                f"{category} {_number(values.get('accuracy'))} (n={values.get('n')}, chance "
+                f"{_number((chance.get(category) or {}).get('chance_rate'))})"
+                for category, values in sorted(per_category.items())))
     lines.append(f"report: {result.report}")
     return "\n".join(lines)
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "n/a"
 
 
 def register(app: typer.Typer) -> None:

@@ -50,6 +50,8 @@ class Preset:
     eval_limit: int = field(default=8, metadata={"help": "Held-out questions per evaluation."})
     eval_max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per eval answer."})
     workers: int = field(default=1, metadata={"help": "Rendering worker processes."})
+    world: str = field(default="room", metadata={"help": "Simulated scene family: room or blocks (the "
+                                                          "learnable miniature, data/sim/blocks.py)."})
     seed: int = field(default=0, metadata={"help": "Seed of scenes, model init and training."})
 
     def __post_init__(self) -> None:
@@ -83,10 +85,25 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+#: Presets of ``spatialthinker experiment dense-vs-sparse``: ``sft_*`` is the shared warm start, ``grpo_*`` the
+#: budget of every arm (the continued-SFT arm gets the same steps, sequences per step and learning rate).
+EXPERIMENT_PRESETS: dict[str, Preset] = {
+    "experiment": Preset("experiment", num_scenes=120, image_size=112, world="blocks", max_gt_objects=3,
+                         sft_steps=600, sft_learning_rate=5e-3, sft_batch_size=8, grpo_steps=40,
+                         grpo_learning_rate=5e-5, num_generations=4, grpo_batch_size=8, max_completion_length=128,
+                         temperature=1.0, eval_limit=120, eval_max_new_tokens=128),
+    # For the test suite: seconds, every stage and every piece of bookkeeping (budgets, seeds, splits).
+    "experiment-test": Preset("experiment-test", num_scenes=4, image_size=64, world="blocks", tiny_size="micro",
+                              max_gt_objects=3, sft_steps=2, sft_batch_size=2, grpo_steps=1, grpo_batch_size=2,
+                              num_generations=2, max_completion_length=12, eval_limit=3, eval_max_new_tokens=12),
+}
+
+
 def get_preset(name: str | Preset) -> Preset:
     """The preset called ``name`` (a ``Preset`` passes through); unknown names list the known ones."""
     if isinstance(name, Preset):
         return name
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}.")
-    return PRESETS[name]
+    known = {**PRESETS, **EXPERIMENT_PRESETS}
+    if name not in known:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(known)}.")
+    return known[name]

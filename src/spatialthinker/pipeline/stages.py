@@ -37,7 +37,7 @@ def make_data(preset: Preset, data_dir: Path) -> Path:
     from spatialthinker.data.sim.pipeline import synthesize
 
     synthesize(num_scenes=preset.num_scenes, out_dir=str(data_dir), seed=preset.seed,
-               image_size=preset.image_size, workers=preset.workers, val_fraction=VAL_FRACTION)
+               image_size=preset.image_size, workers=preset.workers, val_fraction=VAL_FRACTION, world=preset.world)
     if not data_done(data_dir):
         raise RuntimeError(f"simulation finished but {data_dir} lacks train.parquet and val.parquet.")
     return data_dir
@@ -79,14 +79,29 @@ def make_heldout(val_parquet: Path, out_path: Path, limit: int) -> Path:
     return out_path
 
 
-def make_model(model: str, preset: Preset, model_dir: Path) -> str:
-    """Build the tiny model into the run directory (so the run is self-contained), or pass a path/hub id through."""
+def tokenizer_corpus(data_dir: Path) -> list[str]:
+    """The training split's questions, options and ground-truth answers: the tiny tokenizer learns its merges
+    from them, so the run's labels and phrasings cost few tokens (val rows are never read)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(data_dir / "train.parquet", columns=["question_only", "options", "answer_option_text"])
+    texts = []
+    for row in table.to_pylist():
+        options = "\n".join(f"({chr(65 + i)}) {text}" for i, text in enumerate(row["options"] or []))
+        texts.append(f"Q. {row['question_only']}\nOptions:\n{options}\n{row['answer_option_text']}")
+    return texts
+
+
+def make_model(model: str, preset: Preset, model_dir: Path, data_dir: Path | None = None) -> str:
+    """Build the tiny model into the run directory (so the run is self-contained), or pass a path/hub id through;
+    with ``data_dir`` its tokenizer also learns from that dataset's training split."""
     if not is_tiny(model):
         return model
     from spatialthinker.train.tiny import build_tiny_vlm
 
     size = model.partition("-")[2] or preset.tiny_size
-    return build_tiny_vlm(model_dir, seed=preset.seed, size=size)
+    corpus = tokenizer_corpus(data_dir) if data_dir is not None else []
+    return build_tiny_vlm(model_dir, seed=preset.seed, size=size, corpus=corpus)
 
 
 def final_dir(run_dir: Path) -> Path:
@@ -110,7 +125,8 @@ def prompt_style(tiny: bool) -> str:
     return "question_only" if tiny else "training"
 
 
-def _pixels(tiny: bool) -> dict[str, int]:
+def pixel_limits(tiny: bool) -> dict[str, int]:
+    """The tiny model's image-area bounds as recipe fields (a real model keeps the paper's defaults)."""
     return {"min_pixels": TINY_PIXELS[0], "max_pixels": TINY_PIXELS[1]} if tiny else {}
 
 
@@ -128,7 +144,7 @@ def train_sft(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, ti
         max_steps=preset.sft_steps, learning_rate=preset.sft_learning_rate, lr_scheduler_type="cosine",
         warmup_steps=0.05, per_device_train_batch_size=preset.sft_batch_size, target="dense",
         prompt_style=prompt_style(tiny), save_steps=max(50, preset.sft_steps // 2), save_total_limit=1,
-        resume=_resume(run_dir), **_pixels(tiny),
+        resume=_resume(run_dir), **pixel_limits(tiny),
     )
     result = run_sft(recipe)
     return result.final_dir or str(final_dir(run_dir))
@@ -145,7 +161,7 @@ def train_grpo(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, t
         num_generations=preset.num_generations, per_device_train_batch_size=preset.grpo_batch_size,
         max_completion_length=preset.max_completion_length, temperature=preset.temperature, reward="dense",
         rollouts_per_step=4, save_steps=max(50, preset.grpo_steps // 2), save_total_limit=1,
-        resume=_resume(run_dir), prompt_style=prompt_style(tiny), **_pixels(tiny),
+        resume=_resume(run_dir), prompt_style=prompt_style(tiny), **pixel_limits(tiny),
     )
     result = run_grpo(recipe)
     return result.final_dir or str(final_dir(run_dir))
@@ -155,13 +171,16 @@ def eval_done(eval_dir: Path) -> bool:
     return any(eval_dir.rglob("summary.json")) and any(eval_dir.rglob("heldout_reward.json"))
 
 
-def evaluate(model_path: str, val_parquet: Path, preset: Preset, eval_dir: Path, tiny: bool) -> dict[str, Any]:
+def evaluate(model_path: str, val_parquet: Path, preset: Preset, eval_dir: Path, tiny: bool,
+             prompt_mode: str | None = None) -> dict[str, Any]:
     """Evaluate on held-out simulated questions (``make_heldout``'s parquet as a local STVQA benchmark), score the
-    outputs with the training reward. Greedy decoding, with the prompt style the model was trained with."""
+    outputs with the training reward. Greedy decoding, with the prompt style the model was trained with
+    (``prompt_mode`` overrides it: ``reasoning`` for a sparse-GRPO policy)."""
     from spatialthinker.eval import EvalConfig, run_evaluation
     from spatialthinker.pipeline.heldout import score_outputs
 
-    mode = "question_only" if tiny else "spatialthinker-train"  # the eval names of prompt_style(tiny)
+    # the eval names of prompt_style(tiny)
+    mode = prompt_mode or ("question_only" if tiny else "spatialthinker-train")
     config = EvalConfig(benchmarks=["stvqa"], model=model_path, backend="transformers", prompt_mode=mode,
                         out=str(eval_dir), data_path=str(val_parquet),
                         max_new_tokens=preset.eval_max_new_tokens)

@@ -203,6 +203,10 @@ class GRPORecipe(CommonConfig):
         return GRPOConfig(**kwargs)
 
 
+#: What SFT can teach (``SFTRecipe.target``).
+SFT_TARGETS = ("answer", "dense", "sparse", "dense+sparse")
+
+
 @dataclass
 class SFTRecipe(CommonConfig):
     """Supervised fine-tuning: the paper's SFT baseline (LoRA r8, 3 epochs, lr 1e-4 cosine, answers only).
@@ -210,7 +214,9 @@ class SFTRecipe(CommonConfig):
     Parameters:
         target (`str`, defaults to `"answer"`): what the model learns to write. ``answer`` = ``(X) text`` only
             (the paper's baseline); ``dense`` = the full observe/scene/think/answer response built from the GT
-            (a format warm-up); ``sparse`` = think/answer.
+            (a format warm-up); ``sparse`` = think/answer; ``dense+sparse`` = every row twice, the dense response
+            after ``prompt_style`` and the think/answer one after the sparse prompt (one warm start for both
+            kinds of GRPO, as the dense-vs-sparse experiment needs).
         prompt_style (`str`, defaults to `"direct"`): prompt style of the inputs.
         max_length (`int`, defaults to `4096`): token cap per example (image tokens included).
     """
@@ -218,14 +224,14 @@ class SFTRecipe(CommonConfig):
     learning_rate: float = field(default=1e-4, metadata={"help": "Paper SFT baseline: 1e-4."})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Paper SFT baseline: cosine."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Paper SFT baseline: 3 epochs."})
-    target: str = field(default="answer", metadata={"help": "answer | dense | sparse"})
+    target: str = field(default="answer", metadata={"help": "answer | dense | sparse | dense+sparse"})
     prompt_style: str = field(default="direct", metadata={"help": "Prompt style of the SFT inputs."})
     max_length: int | None = field(default=4096, metadata={"help": "Max tokens per example."})
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.target not in ("answer", "dense", "sparse"):
-            raise ValueError(f"target must be answer, dense or sparse, got {self.target!r}.")
+        if self.target not in SFT_TARGETS:
+            raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}.")
 
     def to_trl(self) -> Any:
         """Build TRL's ``SFTConfig`` (imports TRL)."""

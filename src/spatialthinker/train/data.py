@@ -11,6 +11,7 @@ import glob
 import io
 import logging
 import os
+import re
 from typing import Any
 
 from spatialthinker.images import open_image
@@ -121,24 +122,49 @@ def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training") -> Any:
     return prepared.cast_column("image", Image())
 
 
+_LETTERED = re.compile(r"\s*\(([A-Z])\)\s*(.*?)\s*", re.S)
+
+
+def _reasoning(answer: str) -> str:
+    """The think step of a GT-built response: the option text first, then its letter.
+
+    Why this order: the answer ``(B) left`` names the letter first, so a model that must emit it straight away
+    has to decide and look up the letter in one token; saying ``left`` first splits that into choosing the text
+    (from the image) and copying the letter that precedes it in the prompt's options (a copy a small model learns
+    quickly).
+    """
+    match = _LETTERED.fullmatch(answer)
+    if match is None:
+        return f"The answer is {answer}."
+    return f"The answer is {match.group(2)}, option ({match.group(1)})."
+
+
 def sft_target(row: dict[str, Any], target: str) -> str:
     """What SFT teaches: the bare answer (paper baseline), or a full response built from the GT (format warm-up)."""
     answer = row["answer_option_text_only"]
     if target == "answer":
         return answer
     if target == "sparse":
-        return f"<think> The answer is {answer}. </think>\n<answer>{answer}</answer>"
+        return f"<think> {_reasoning(answer)} </think>\n<answer>{answer}</answer>"
     scene, gt_answer = parse_ground_truth(row["answer_option_text"])
     names = ", ".join(obj.label.replace("_", " ") for obj in (scene.objects if scene else ()))
     scene_json = scene.to_json() if scene is not None else '{"objects": [], "relationships": []}'
+    final = gt_answer or answer
     return (f"<observe> I see {names or 'the scene'}. </observe>\n<scene>{scene_json}</scene>\n"
-            f"<think> The scene graph gives {gt_answer or answer}. </think>\n<answer>{gt_answer or answer}</answer>")
+            f"<think> {_reasoning(final)} </think>\n<answer>{final}</answer>")
 
 
 def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct") -> Any:
-    """STVQA rows -> prompt/completion rows with an ``images`` list, for TRL's SFTTrainer."""
-    from datasets import Image, Sequence
+    """STVQA rows -> prompt/completion rows with an ``images`` list, for TRL's SFTTrainer.
 
+    ``target="dense+sparse"`` yields every row twice: the dense response after ``prompt_style`` and the
+    think/answer response after the sparse prompt, so one model can start both dense and sparse GRPO.
+    """
+    from datasets import Image, Sequence, concatenate_datasets
+
+    if target == "dense+sparse":
+        return concatenate_datasets([prepare_sft_dataset(dataset, "dense", prompt_style),
+                                     prepare_sft_dataset(dataset, "sparse", "sparse")])
     check_columns(dataset, "sft" if prompt_style != "training" else "grpo")
     dataset = _raw_images(dataset)
 

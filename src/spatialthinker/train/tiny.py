@@ -24,6 +24,10 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 FORMAT_TOKENS: tuple[str, ...] = tuple(f"<{'/' if close else ''}{tag}>"
                                        for tag in ("observe", "scene", "think", "answer") for close in (False, True))
 
+#: Whole numbers below this are one token each (Pix2Seq-style coordinate tokens): a box is four tokens, not up to
+#: twelve digits, and the embedding of "57" can learn where 57 px is. Larger numbers split into such chunks.
+NUMBER_TOKENS = 1000
+
 #: ChatML template in Qwen2-VL's shape (image parts become vision_start + image_pad + vision_end); no default
 #: system message, which would cost the tiny model ~10 tokens per sample for nothing.
 CHAT_TEMPLATE = (
@@ -50,8 +54,9 @@ TINY_MIN_PIXELS = 56 * 56
 TINY_MAX_PIXELS = 224 * 224
 
 
-def _corpus() -> list[str]:
-    """Texts the tokenizer learns merges from: every prompt style, JSON scene graphs, answers and tags."""
+def _corpus(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Texts the tokenizer learns merges from: every prompt style, JSON scene graphs, answers and tags, plus
+    ``extra`` (a run's own questions and answers, so its labels and phrasings become few tokens)."""
     import random
 
     from spatialthinker.prompts import SHORT_EVAL_INSTRUCTION, SPARSE_INSTRUCTION, TRAINING_INSTRUCTION
@@ -72,11 +77,12 @@ def _corpus() -> list[str]:
         texts.append(f"Image size: ({rng.randint(100, 2000)} x {rng.randint(100, 2000)})\n\nNow answer the "
                      f"following question:\nQ. Where is the {a} with respect to the {b}?\nOptions:\n(A) {option}\n"
                      f"(B) {rng.choice(predicates)}")
-    return texts
+    return texts + list(extra)
 
 
-def build_tokenizer(vocab_size: int = 2048):
-    """Train a byte-level BPE with one token per digit and wrap it as a transformers fast tokenizer."""
+def build_tokenizer(vocab_size: int = 2048, extra_texts: list[str] | tuple[str, ...] = ()):
+    """Train a byte-level BPE (numbers below ``NUMBER_TOKENS`` one token each) and wrap it as a transformers
+    fast tokenizer; ``extra_texts`` join the training corpus."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -87,10 +93,13 @@ def build_tokenizer(vocab_size: int = 2048):
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(_corpus(), trainer=trainer)
+    tokenizer.train_from_iterator(_corpus(extra_texts), trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    additional_special_tokens=list(SPECIAL_TOKENS[1:]))
     fast.add_tokens(list(FORMAT_TOKENS), special_tokens=False)
+    # Ordinary added tokens are matched longest-first before the BPE runs, so "128" is one token and "1280"
+    # becomes "128" + "0"; decoding gives back the exact digits.
+    fast.add_tokens([str(n) for n in range(NUMBER_TOKENS)], special_tokens=False)
     fast.chat_template = CHAT_TEMPLATE
     fast.padding_side = "left"  # generation pads on the left
     return fast
@@ -137,7 +146,8 @@ def _use_stock_processor_class(directory: Path) -> None:
                 path.write_text(json.dumps(data, indent=2))
 
 
-def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str = "small") -> str:
+def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str = "small",
+                   corpus: list[str] | tuple[str, ...] = ()) -> str:
     """Build (or reuse) a tiny random Qwen2.5-VL plus processor in ``output_dir`` and return its path.
 
     The directory loads offline with ``Qwen2_5_VLForConditionalGeneration.from_pretrained(path)`` and with
@@ -148,6 +158,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
         output_dir: where to save model, tokenizer and image processor.
         seed: torch seed of the random weights.
         size: ``"micro"`` (~0.3 M params), ``"small"`` (~3.8 M) or ``"medium"`` (~14 M).
+        corpus: extra texts for the tokenizer (the quickstart passes its training questions and answers).
 
     Returns:
         ``output_dir`` as a string.
@@ -168,7 +179,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
             return str(out)
         log.warning("Rebuilding %s: it holds a tiny model of %s, asked for seed=%s size=%s.", out, recorded, seed, size)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(SIZES.get(size, SIZES["small"])[5])
+    tokenizer = build_tokenizer(SIZES.get(size, SIZES["small"])[5], corpus)
     config = build_tiny_config(tokenizer, size)
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config)

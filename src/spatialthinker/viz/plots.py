@@ -202,3 +202,56 @@ def comparison_bars_png(runs: Sequence[tuple[str, dict[str, float]]], title: str
     axes.legend(fontsize=8)
     axes.grid(axis="y", alpha=0.3)
     return _png(figure)
+
+
+def seed_points_png(groups: Sequence[tuple[str, Sequence[float]]], title: str, ylabel: str,
+                    reference: tuple[str, float] | None = None) -> bytes | None:
+    """One bar per group at the mean over seeds, each seed's value as a dot on it, and an optional reference line
+    (e.g. the chance rate): differences between arms are read against the spread of the seeds.
+
+    Args:
+        groups: ``(arm name, one value per seed)`` in display order; non-finite values are left out.
+        title, ylabel: figure labels.
+        reference: ``(label, y)`` of a dashed horizontal line.
+    """
+    cleaned = [(name, [v for v in values if _finite(v) is not None]) for name, values in groups]
+    cleaned = [(name, values) for name, values in cleaned if values]
+    if not cleaned:
+        return None
+    figure = _new_figure(max(3.5, 1.3 * len(cleaned) + 1.5), 3.2)
+    axes = figure.add_subplot(1, 1, 1)
+    for index, (name, values) in enumerate(cleaned):
+        mean = sum(values) / len(values)
+        bar = axes.bar([index], [mean], width=0.6, alpha=0.55)
+        axes.bar_label(bar, fmt="%.2f", fontsize=8)
+        axes.scatter([index] * len(values), values, color="black", s=12, zorder=3)
+    if reference is not None:
+        axes.axhline(reference[1], linestyle="--", color="grey", linewidth=1.2, label=f"{reference[0]} {reference[1]:.2f}")
+        axes.legend(fontsize=8)
+    axes.set_xticks(range(len(cleaned)), [name for name, _ in cleaned])
+    axes.set_ylabel(ylabel)
+    axes.set_ylim(0, 1.05)
+    axes.set_title(title, fontsize=10)
+    axes.grid(axis="y", alpha=0.3)
+    return _png(figure)
+
+
+def runs_curve_png(runs: Sequence[tuple[str, Sequence[dict]]], keys: Sequence[str], title: str,
+                   ylabel: str) -> bytes | None:
+    """One line per run of the first of ``keys`` each run logged (smoothed when long), e.g. the training reward
+    of every arm and seed on one axis."""
+    lines = [(name, *extract_series(metrics, keys)) for name, metrics in runs]
+    lines = [line for line in lines if line[2]]
+    if not lines:
+        return None
+    figure = _new_figure(6.0, 3.4)
+    axes = figure.add_subplot(1, 1, 1)
+    for name, steps, values in lines:
+        axes.plot(steps, moving_average(values) if len(values) >= SMOOTH_FROM else values, label=name,
+                  linewidth=1.4)
+    axes.set_xlabel("step")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, ncol=2)
+    return _png(figure)

@@ -109,6 +109,7 @@ def build_report(
     title: str = "SpatialThinker report",
     max_samples: int = 6,
     max_rollouts: int = 4,
+    extra_sections: Sequence[tuple[str, str, str]] = (),
 ) -> Path:
     """Write a self-contained HTML report for the output directories ``dirs`` and return its path.
 
@@ -121,6 +122,8 @@ def build_report(
         title: page title.
         max_samples: dataset questions shown per parquet file.
         max_rollouts: completions shown from the first and from the last rollout file of each run.
+        extra_sections: ``(anchor, heading, inner html)`` sections shown first (a pipeline's own summary, e.g.
+            the quickstart's held-out before/after table); empty ones are left out.
 
     Returns:
         ``out_html`` as a Path.
@@ -137,7 +140,7 @@ def build_report(
     root = _common_root(runs)
     datasets = [p for run in runs for p in run.parquets]
     resolver = ImageResolver(datasets)
-    sections = [("overview", "Inputs", _overview(runs, root))]
+    sections = [section for section in extra_sections if section[2]] + [("overview", "Inputs", _overview(runs, root))]
     candidates = [
         ("evaluation", "Evaluation", eval_section([r for r in runs if r.summaries], lambda p: _name(p, root))),
         ("curves", "Training curves", _curves_section(runs, root)),

@@ -19,6 +19,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+#: Scene families ``synthesize`` can render (``world=``).
+WORLDS = ("room", "blocks")
+
 @dataclass
 class SimSummary:
     """What a run produced (also written to ``OUT/summary.json``)."""
@@ -71,7 +74,7 @@ def _check_config(out: Path, config: dict[str, Any]) -> None:
 
 def synthesize(num_scenes: int, out_dir: str | Path, seed: int = 0, image_size: int = 512, workers: int = 1,
                assets: str = "auto", per_image: int | None = None, val_fraction: float = 0.1,
-               gallery_scenes: int = 12, progress: bool = True) -> SimSummary:
+               gallery_scenes: int = 12, progress: bool = True, world: str = "room") -> SimSummary:
     """Render ``num_scenes`` scenes and write ``OUT/train.parquet``, ``OUT/val.parquet``, ``OUT/gallery.html``.
 
     Args:
@@ -85,6 +88,8 @@ def synthesize(num_scenes: int, out_dir: str | Path, seed: int = 0, image_size: 
         val_fraction: share of scenes in ``val`` (with 2+ scenes, neither split is left empty).
         gallery_scenes: scenes shown in ``gallery.html``.
         progress: show a tqdm bar.
+        world: ``room`` (furnished rooms, a moving camera) or ``blocks`` (the learnable miniature: a fixed camera
+            and two to four coloured primitives, ``blocks.py``).
 
     Returns:
         ``SimSummary`` with row counts per split and category.
@@ -98,13 +103,16 @@ def synthesize(num_scenes: int, out_dir: str | Path, seed: int = 0, image_size: 
 
     if num_scenes < 1 or image_size < 32 or workers < 1 or not 0.0 <= val_fraction < 1.0:
         raise ValueError("need num_scenes >= 1, image_size >= 32, workers >= 1 and 0 <= val_fraction < 1")
+    if world not in WORLDS:
+        raise ValueError(f"world must be one of {', '.join(WORLDS)}, got {world!r}")
     out = Path(out_dir)
     shards = out / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    resolved = resolve_assets(assets)
-    _check_config(out, {"seed": seed, "image_size": image_size, "assets": resolved, "per_image": per_image})
+    resolved = resolve_assets(assets) if world == "room" else "blocks"
+    config = {"seed": seed, "image_size": image_size, "assets": resolved, "per_image": per_image}
+    _check_config(out, config if world == "room" else {**config, "world": world})
     load_assets(resolved)  # fetch/index once here, not in every worker
-    specs = [SceneSpec(seed, i, image_size, resolved, per_image) for i in range(num_scenes)]
+    specs = [SceneSpec(seed, i, image_size, resolved, per_image, world) for i in range(num_scenes)]
     todo = [s for s in specs if not (shards / f"{s.image_id}.parquet").exists()]
     logger.info("%d of %d scenes already rendered in %s", num_scenes - len(todo), num_scenes, out)
     bar = tqdm(total=len(todo), desc="sim scenes", unit="scene", disable=not progress)

@@ -28,12 +28,14 @@ class SceneSpec:
     seed: int
     index: int
     image_size: int
-    assets: str  # fallback | sweethome3d (already resolved from "auto")
+    assets: str  # fallback | sweethome3d (already resolved from "auto"); unused by the blocks world
     per_image: int | None = None
+    world: str = "room"  # room (furnished rooms) | blocks (the learnable miniature, ``blocks.py``)
 
     @property
     def image_id(self) -> str:
-        return f"sim-{self.seed}-{self.index:06d}"
+        prefix = "sim" if self.world == "room" else self.world
+        return f"{prefix}-{self.seed}-{self.index:06d}"
 
 
 @dataclass(slots=True)
@@ -54,6 +56,10 @@ def load_assets(name: str) -> tuple[Asset, ...]:
         from spatialthinker.data.sim.assets import fallback_assets
 
         return fallback_assets()
+    if name == "blocks":
+        from spatialthinker.data.sim.blocks import block_assets
+
+        return block_assets()
     if name == "sweethome3d":
         from spatialthinker.data.sim.sweethome import sweethome_assets
 
@@ -79,15 +85,18 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def scene_questions(image: AnnotatedImage, seed: int, per_image: int | None) -> list[QAItem]:
-    """Shared generators' items plus the 3D-only ones, duplicates (same question text) dropped."""
+def scene_questions(image: AnnotatedImage, seed: int, per_image: int | None,
+                    categories: tuple[str, ...] | None = None) -> list[QAItem]:
+    """Shared generators' items plus the 3D-only ones, duplicates (same question text) dropped; only
+    ``categories`` when given (None: all)."""
     from spatialthinker.data.generators import generate_items
     from spatialthinker.data.generators.base import Context
     from spatialthinker.data.sim.questions import sim_questions
 
-    items = generate_items(image, seed=seed, per_image=per_image)
+    items = generate_items(image, seed=seed, per_image=per_image, categories=categories)
     seen = {item.question for item in items}
-    extra = [item for item in sim_questions(Context(image, seed)) if item.question not in seen]
+    extra = [item for item in sim_questions(Context(image, seed))
+             if item.question not in seen and (categories is None or item.category in categories)]
     return items + extra
 
 
@@ -106,12 +115,19 @@ def run_scene(spec: SceneSpec) -> SceneOutput:
     from spatialthinker.data.sim.render import render_layout
 
     rng = np.random.default_rng([spec.seed, spec.index])
-    layout = sample_layout(rng, load_assets(spec.assets), (spec.image_size, spec.image_size))
+    categories = None
+    if spec.world == "blocks":
+        from spatialthinker.data.sim.blocks import BLOCK_CATEGORIES, sample_blocks_layout
+
+        layout = sample_blocks_layout(rng, (spec.image_size, spec.image_size))
+        categories = BLOCK_CATEGORIES
+    else:
+        layout = sample_layout(rng, load_assets(spec.assets), (spec.image_size, spec.image_size))
     rendered = render_layout(layout, min_visible_px=MIN_VISIBLE_PX)
     image, _ = annotate(layout, rendered, spec.image_id)
     png = encode_png(rendered.rgb)
     image.image_path = f"{spec.image_id}.png"
-    items = scene_questions(image, spec.seed, spec.per_image)
+    items = scene_questions(image, spec.seed, spec.per_image, categories)
     s3d = scene_3d_json(image)
     for item in items:
         item.extras["scene_3d"] = s3d

@@ -1,0 +1,76 @@
+"""The "did it learn?" section of a quickstart report: held-out numbers at each training point, side by side.
+
+Input is the quickstart's ``heldout`` record (``quickstart.json``): for each evaluation point the training
+reward's numbers on the val scenes (``heldout_reward.json``) plus the evaluation's accuracy, interval, box IoU and
+per-category accuracy. Accuracy is always shown beside the chance rate of the same questions, so a number that
+only reflects guessing cannot pass for learning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from spatialthinker.viz import html as H
+
+
+def _accuracy_cell(values: Mapping[str, Any]) -> str:
+    accuracy = values.get("eval/accuracy")
+    if not isinstance(accuracy, (int, float)):
+        return "–"
+    low, high = values.get("eval/ci95") or (math.nan, math.nan)
+    return f"{accuracy:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _verdict(values: Mapping[str, Any]) -> str:
+    """Whether the 95% interval of the accuracy lies above the chance rate (the bar the quickstart sets)."""
+    low = (values.get("eval/ci95") or (math.nan,))[0]
+    chance = values.get("chance_rate")
+    if not isinstance(low, (int, float)) or not isinstance(chance, (int, float)):
+        return "–"
+    return "above chance" if low > chance else "not above chance"
+
+
+def _points_png(points: Mapping[str, Mapping[str, Any]]) -> bytes | None:
+    """Accuracy, chance, format rate and box IoU across the evaluation points (lines over the training order)."""
+    from spatialthinker.viz.plots import _new_figure, _png
+
+    names = list(points)
+    if len(names) < 2:
+        return None
+    figure = _new_figure(5.5, 3.2)
+    axes = figure.add_subplot(1, 1, 1)
+    for key, label in (("eval/accuracy", "accuracy"), ("chance_rate", "chance"), ("format_rate", "format rate"),
+                       ("eval/box_iou", "box IoU")):
+        values = [points[n].get(key) for n in names]
+        values = [float(v) if isinstance(v, (int, float)) else math.nan for v in values]
+        axes.plot(range(len(names)), values, marker="o", label=label,
+                  linestyle="--" if key == "chance_rate" else "-")
+    axes.set_xticks(range(len(names)), names)
+    axes.set_ylim(0, 1.05)
+    axes.set_title("Held-out questions at each training point", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def heldout_section(points: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str]:
+    """``(anchor, heading, html)``: a before/after table, a per-category table and a plot over the points."""
+    if not points:
+        return ("learning", "Held-out learning", "")
+    rows = [[name, H.fmt(values.get("n")), _accuracy_cell(values), H.fmt(values.get("chance_rate")), _verdict(values),
+             H.fmt(values.get("format_rate")), H.fmt(values.get("mean_reward")), H.fmt(values.get("eval/box_iou"))]
+            for name, values in points.items()]
+    table = H.table(["point", "questions", "accuracy [95% Wilson]", "chance rate", "verdict", "format rate",
+                     "mean dense reward", "box IoU"], rows)
+    categories = sorted({c for values in points.values() for c in (values.get("eval/per_category") or {})})
+    last = list(points.values())[-1].get("per_category") or {}
+    category_rows = [[category, H.fmt((last.get(category) or {}).get("n")),
+                      H.fmt((last.get(category) or {}).get("chance_rate")),
+                      *[H.fmt(((values.get("eval/per_category") or {}).get(category) or {}).get("accuracy"))
+                        for values in points.values()]] for category in categories]
+    per_category = H.table(["category", "questions", "chance", *points], category_rows) if category_rows else ""
+    png = _points_png(points)
+    picture = H.img_tag(png, "image/png", "held-out metrics per point") if png else ""
+    return ("learning", "Held-out learning (val scenes only)", table + per_category + picture)
