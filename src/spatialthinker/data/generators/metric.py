@@ -22,7 +22,7 @@ from spatialthinker.data.generators.base import (
     GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
 )
 from spatialthinker.data.records import AnnotatedObject, QAItem
-from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS, STUFF_LABELS
+from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS, is_stuff
 
 DEPTH_MIN_M, DEPTH_MIN_REL = 0.3, 0.15
 DISTANCE_MIN_RATIO, DISTANCE_MIN_M = 1.5, 0.3
@@ -42,12 +42,12 @@ DISTANCE_TEMPLATES = (
 )
 SIZE_3D_TEMPLATES = (
     ("Which is bigger in real life, the {a} or the {b}?", "bigger"),
-    ("Is the {a} bigger or smaller than the {b}?", "comparative"),
+    ("{be:a} the {a} bigger or smaller than the {b}?", "comparative"),
     ("Which object is smaller, the {a} or the {b}?", "smaller"),
 )
 APPARENT_TEMPLATES = (
     ("Which appears larger in the image, the {a} or the {b}?", "bigger"),
-    ("Does the {a} look bigger or smaller than the {b} in the picture?", "comparative"),
+    ("{do:a} the {a} look bigger or smaller than the {b} in the picture?", "comparative"),
     ("Which takes up less of the image, the {a} or the {b}?", "smaller"),
 )
 CONTACT_DIRECTIONS = frozenset({"on", "inside"})
@@ -66,7 +66,7 @@ def _pairs(ctx: Context, objects: list[AnnotatedObject], category: str) -> list[
 
 
 def _referable(ctx: Context, require=None) -> list[AnnotatedObject]:
-    return [o for o in ctx.image.objects if ctx.usable(o) and o.label not in STUFF_LABELS and ctx.refer(o)
+    return [o for o in ctx.image.objects if ctx.usable(o) and not is_stuff(o.label) and ctx.refer(o)
             and (require is None or require(o))]
 
 
@@ -118,16 +118,16 @@ def _two_choice(ctx: Context, category: str, a: AnnotatedObject, b: AnnotatedObj
     """
     template, wording = pick(templates, ctx.seed, ctx.image.image_id, category, a.id, b.id)
     first, second = (a, b) if pick((0, 1), ctx.seed, a.id, b.id, "order") == 0 else (b, a)
-    question = template.format(a=ctx.refer(first), b=ctx.refer(second))
-    referred = ctx.refer(a) != a.label or ctx.refer(b) != b.label
+    question = ctx.say(template, a=first, b=second)
+    referred = ctx.refer(a) != a.name or ctx.refer(b) != b.name
     rating = rate(ctx, (a, b), strong_evidence=strong, referred=referred)
     if wording == "comparative":
         answer = "bigger" if small is first else "smaller"  # for size, ``small`` is the bigger object (words[0])
         return make_item(ctx, category, question, answer, ["smaller" if answer == "bigger" else "bigger"], level,
-                         rating, evidence)
+                         rating, evidence, (a, b))
     winner = small if wording == words[0] else large
     loser = large if winner is small else small
-    return make_item(ctx, category, question, ctx.refer(winner), [ctx.refer(loser)], level, rating, evidence)
+    return make_item(ctx, category, question, ctx.refer(winner), [ctx.refer(loser)], level, rating, evidence, (a, b))
 
 
 @GENERATORS.register("distance")
@@ -135,12 +135,11 @@ def distance_questions(ctx: Context) -> Iterator[QAItem]:
     """Which of two objects is closer to a referent object."""
     made = 0
     for r, a, b, evidence, level in (_distance_3d(ctx) if ctx.has_3d else _distance_2d(ctx)):
-        question = pick(DISTANCE_TEMPLATES, ctx.seed, r.id, a.id, b.id).format(
-            r=ctx.refer(r), **dict(zip("ab", (ctx.refer(a), ctx.refer(b)) if pick((0, 1), ctx.seed, a.id, b.id) == 0
-                                       else (ctx.refer(b), ctx.refer(a)))))
-        referred = any(ctx.refer(o) != o.label for o in (r, a, b))
+        first, second = (a, b) if pick((0, 1), ctx.seed, a.id, b.id) == 0 else (b, a)
+        question = ctx.say(pick(DISTANCE_TEMPLATES, ctx.seed, r.id, a.id, b.id), r=r, a=first, b=second)
+        referred = any(ctx.refer(o) != o.name for o in (r, a, b))
         item = make_item(ctx, "distance", question, ctx.refer(a), [ctx.refer(b)], level,
-                         rate(ctx, (r, a, b), strong_evidence=ctx.has_3d, referred=referred), evidence)
+                         rate(ctx, (r, a, b), strong_evidence=ctx.has_3d, referred=referred), evidence, (r, a, b))
         if item is not None:
             made += 1
             yield item
@@ -173,7 +172,7 @@ def _distance_2d(ctx: Context) -> Iterator[tuple]:
             continue
         a, r = ctx.image.object(rel.subject), ctx.image.object(rel.object)
         if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or not ctx.refer(r) or not (
-                ctx.usable(r) or r.label in STUFF_LABELS):
+                ctx.usable(r) or is_stuff(r.label)):
             continue
         related = {x.subject for x in ctx.image.relations if x.object == r.id} | {
             x.object for x in ctx.image.relations if x.subject == r.id}
