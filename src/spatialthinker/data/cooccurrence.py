@@ -44,11 +44,11 @@ class Cooccurrence:
             stats.add(image)
         return stats
 
-    def absent_scores(self, present: Iterable[str]) -> list[tuple[str, float]]:
+    def absent_scores(self, present: Iterable[str], min_support: int = 1) -> list[tuple[str, float]]:
         """Classes absent from ``present``, scored by the mean of P(class | present class), best first.
 
-        Only classes that share at least one image with a present class are returned (score > 0); ties are
-        broken by label so the order is reproducible.
+        Only classes seen together with some present class in at least ``min_support`` images are returned;
+        ties are broken by label so the order is reproducible.
 
         Example:
             >>> from spatialthinker.data.records import AnnotatedObject
@@ -57,12 +57,17 @@ class Cooccurrence:
             >>> stats = Cooccurrence.from_images([img("plate", "fork"), img("plate", "fork", "cup"), img("ski", "pole")])
             >>> stats.absent_scores({"plate"})
             [('fork', 1.0), ('cup', 0.5)]
+            >>> stats.absent_scores({"plate"}, min_support=2)
+            [('fork', 1.0)]
         """
         present = set(present)
         scores: Counter = Counter()
+        support: Counter = Counter()
         counted = [p for p in present if self.images.get(p)]
         for p in counted:
             for c, n in self.together.get(p, {}).items():
                 if c not in present:
                     scores[c] += n / self.images[p]
-        return sorted(((c, round(v / len(counted), 6)) for c, v in scores.items()), key=lambda cv: (-cv[1], cv[0]))
+                    support[c] = max(support[c], n)
+        return sorted(((c, round(v / len(counted), 6)) for c, v in scores.items() if support[c] >= min_support),
+                      key=lambda cv: (-cv[1], cv[0]))

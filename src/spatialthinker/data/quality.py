@@ -33,6 +33,8 @@ def scene_matches_named(item: QAItem, image: AnnotatedImage) -> bool:
 
 _SINGULAR_VERB = r"\b(?:is|does|has|was) the "
 _PLURAL_VERB = r"\b(?:are|do|have|were) the "
+_SINGULAR_AFTER = r" (?:is|does|has|was)\b"
+_PLURAL_AFTER = r" (?:are|do|have|were)\b"
 
 
 def agreement(item: QAItem, image: AnnotatedImage) -> bool:
@@ -44,6 +46,9 @@ def agreement(item: QAItem, image: AnnotatedImage) -> bool:
         name = re.escape(obj.name)
         wrong = _SINGULAR_VERB if obj.plural else _PLURAL_VERB
         if re.search(wrong + r"(?:\w+ )?" + name + r"\b(?! of)", question):
+            return False
+        after = _PLURAL_AFTER if not obj.plural else _SINGULAR_AFTER
+        if re.search(r"\bthe (?:\w+ )?" + name + after, question):  # "where the girls is", "the man are"
             return False
         if obj.plural and name.endswith("s") and re.search(name + r"'s\b", question):
             return False
@@ -117,7 +122,7 @@ def gate(items: Iterable[QAItem], image: AnnotatedImage, rejects: Counter | None
         ...                                         for i in range(1, 4)])
         >>> rejects = Counter()
         >>> [i.answer_text for i in gate(generate_items(image, categories=["count"]), image, rejects)], rejects
-        (['3'], Counter())
+        (['3'], Counter({'checked': 1}))
     """
     kept = []
     for item in items:

@@ -99,7 +99,7 @@ PART_LABELS: frozenset[str] = frozenset("""
 logo sign window windows hair sleeve sleeves letter letters writing text word words number numbers stripe stripes
 spot spots shadow shade back front side edge corner top bottom part design pattern reflection handle knob button
 buttons wheel wheels tire tires leaf leaves branch branches trunk roof door doors light lights
-headlight headlights taillight windshield mirror license plate plate pocket collar strap label sticker line lines
+headlight headlights taillight windshield mirror pocket collar strap label sticker line lines
 trim frame screen
 """.split()) | frozenset({"tree trunk", "license plate", "side mirror", "tail light", "street sign"})
 #: Clothing and worn accessories (relations to them are skipped).

@@ -165,13 +165,14 @@ def _distance_3d(ctx: Context) -> Iterator[tuple]:
 def _distance_2d(ctx: Context) -> Iterator[tuple]:
     """(referent, in-contact object, far object, evidence, level) from contact predicates and box separation."""
     diagonal = math.hypot(ctx.image.width, ctx.image.height)
-    candidates = [o for o in ctx.image.objects if ctx.usable(o) and ctx.refer(o)]
+    # compared objects are things: "is the road or the trash can closer to the sidewalk" compares regions
+    candidates = [o for o in ctx.image.objects if ctx.usable(o) and ctx.refer(o) and not is_stuff(o.label)]
     for rel in ctx.image.relations:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
         if direction not in CONTACT_DIRECTIONS and rel.predicate not in REACH_VERBS:
             continue
         a, r = ctx.image.object(rel.subject), ctx.image.object(rel.object)
-        if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or not ctx.refer(r) or not (
+        if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or is_stuff(a.label) or not ctx.refer(r) or not (
                 ctx.usable(r) or is_stuff(r.label)):
             continue
         related = {x.subject for x in ctx.image.relations if x.object == r.id} | {

@@ -122,6 +122,9 @@ def existence_questions(ctx: Context) -> Iterator[QAItem]:
 
 #: The absent class is drawn from this many of the best co-occurring classes (variety without implausibility).
 ABSENT_SHORTLIST = 5
+#: An absent class must have been seen with one of the present classes in at least this many corpus images: one
+#: shared image is an accident (a "pole" of a street scene proposing a traffic light to a ski slope).
+MIN_SUPPORT = 2
 
 
 def _absent_candidates(ctx: Context) -> list[tuple[str, float | None]]:
@@ -136,7 +139,7 @@ def _absent_candidates(ctx: Context) -> list[tuple[str, float | None]]:
                 or is_background(c) or is_stuff(c) or not c.replace(" ", "").isalpha())
 
     if ctx.cooccurrence is not None:
-        return [(c, score) for c, score in ctx.cooccurrence.absent_scores(labels) if not answerable(c)]
+        return [(c, score) for c, score in ctx.cooccurrence.absent_scores(labels, MIN_SUPPORT) if not answerable(c)]
     best = max(sorted(CONTEXTS), key=lambda name: sum(any(w in present_words for w in word_forms(c))
                                                      for c in CONTEXTS[name]))
     return [(c, None) for c in CONTEXTS[best]

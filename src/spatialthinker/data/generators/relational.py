@@ -53,6 +53,8 @@ SYMMETRIC_LABELS = frozenset("ball bottle vase plant lamp table bowl box cup mug
                              "cylinder can jar basket bucket barrel stool clock".split())
 ORIENTATION_MARGIN_DEG = 15.0
 MAX_DERIVED_LEFT_RIGHT = 6
+#: Directions that mean nothing against a region (sky, snow, ground): GQA states "ski to the right of snow".
+STUFF_FREE_DIRECTIONS = frozenset({"left", "right", "inside"})
 
 
 @GENERATORS.register("relation")
@@ -72,6 +74,10 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
         pair = frozenset({s.id, o.id})
         if s_ref is None or o_ref is None or s_ref == o_ref or pair in asked:
             ctx.skip("relation", "ambiguous_reference" if pair not in asked else "duplicate_pair")
+            continue
+        if direction in STUFF_FREE_DIRECTIONS and (is_stuff(s.label) or is_stuff(o.label)):
+            # "the ski to the right of the snow", "the trees inside the snow": regions have no side or inside
+            ctx.skip("relation", "direction_to_stuff")
             continue
         stated = ctx.directions(s.id, o.id)
         distractors = [DIRECTION_TEXT[d] for d in CONTRADICTS[direction] if d not in stated]
