@@ -8,12 +8,14 @@ never exported. Checks recompute from the item and the graph; they do not trust 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 
 from spatialthinker.data.records import AnnotatedImage, QAItem
 from spatialthinker.data.roi import mentioned_labels
+from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS
 
 Check = Callable[[QAItem, AnnotatedImage], bool]
 
@@ -70,6 +72,7 @@ def boxes_in_image(item: QAItem, image: AnnotatedImage) -> bool:
 
 def answer_geometry(item: QAItem, image: AnnotatedImage) -> bool:
     """Where the geometry decides the answer, the answer is what the boxes and the graph say."""
+    from spatialthinker.data.generators.base import CONTACT_DIRECTIONS, box_gap
     from spatialthinker.data.generators.presence import grid_cell, region_name
 
     evidence, objects = item.evidence, {o.id: o for o in image.objects}
@@ -93,8 +96,21 @@ def answer_geometry(item: QAItem, image: AnnotatedImage) -> bool:
         return max(a.area, b.area) >= 2.0 * min(a.area, b.area)
     if rule == "explicit_predicate":
         subject, predicate, target = evidence["relation"]
-        return any(r.subject == subject and r.predicate == predicate and r.object == target for r in image.relations)
+        stated = any(r.subject == subject and r.predicate == predicate and r.object == target for r in image.relations)
+        contact = PREDICATE_DIRECTION.get(predicate) in CONTACT_DIRECTIONS or predicate in REACH_VERBS
+        return stated and (not contact or _touching(objects[subject], objects[target], image))
+    if rule == "contact_vs_separated":
+        a, _, r = evidence["contact"]
+        far = objects[evidence["separated"]]
+        diagonal = math.hypot(image.width, image.height)
+        return _touching(objects[a], objects[r], image) and box_gap(far.bbox, objects[r].bbox) >= 0.15 * diagonal
     return True  # 3D and LLM rules: decided by the simulator / the judge, not by 2D geometry
+
+
+def _touching(a, b, image: AnnotatedImage) -> bool:
+    from spatialthinker.data.generators.base import CONTACT_GAP, box_gap
+
+    return box_gap(a.bbox, b.bbox) <= CONTACT_GAP * math.hypot(image.width, image.height)
 
 
 #: The gate, in the order reported; a failing item counts once under every check it fails.

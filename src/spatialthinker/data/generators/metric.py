@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 
 from spatialthinker.data.generators.base import (
-    GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
+    CONTACT_DIRECTIONS, GENERATORS, Context, box_gap, level_from_points, make_item, pick, rate, stable_int,
 )
 from spatialthinker.data.records import AnnotatedObject, QAItem
 from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS, is_stuff
@@ -50,7 +50,6 @@ APPARENT_TEMPLATES = (
     ("{do:a} the {a} look bigger or smaller than the {b} in the picture?", "comparative"),
     ("Which takes up less of the image, the {a} or the {b}?", "smaller"),
 )
-CONTACT_DIRECTIONS = frozenset({"on", "inside"})
 
 
 def _depth(obj: AnnotatedObject) -> float | None:
@@ -175,24 +174,22 @@ def _distance_2d(ctx: Context) -> Iterator[tuple]:
         if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or is_stuff(a.label) or not ctx.refer(r) or not (
                 ctx.usable(r) or is_stuff(r.label)):
             continue
+        if not ctx.touching(a, r):
+            ctx.skip("distance", "contact_boxes_apart")
+            continue
         related = {x.subject for x in ctx.image.relations if x.object == r.id} | {
             x.object for x in ctx.image.relations if x.subject == r.id}
         far = [b for b in candidates if b.id not in related and b is not r and b is not a
-               and ctx.refer(b) not in (ctx.refer(a), ctx.refer(r)) and _gap(b.bbox, r.bbox) >= 0.15 * diagonal]
+               and ctx.refer(b) not in (ctx.refer(a), ctx.refer(r)) and box_gap(b.bbox, r.bbox) >= 0.15 * diagonal]
         if not far:
             ctx.skip("distance", "no_separated_object")
             continue
         b = max(far, key=lambda o: (o.area, o.id))
         evidence = {"rule": "contact_vs_separated", "contact": [a.id, rel.predicate, r.id],
-                    "separated": b.id, "gap_px": round(_gap(b.bbox, r.bbox), 2)}
+                    "separated": b.id, "gap_px": round(box_gap(b.bbox, r.bbox), 2)}
         yield r, a, b, evidence, "medium"
 
 
-def _gap(p: tuple[float, ...], q: tuple[float, ...]) -> float:
-    """Euclidean gap between two boxes (0 when they overlap)."""
-    dx = max(0.0, max(p[0], q[0]) - min(p[2], q[2]))
-    dy = max(0.0, max(p[1], q[1]) - min(p[3], q[3]))
-    return math.hypot(dx, dy)
 
 
 @GENERATORS.register("size")

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator
 
 from spatialthinker.data.generators.base import (
-    GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
+    CONTACT_DIRECTIONS, GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
 )
 from spatialthinker.data.records import QAItem
 from spatialthinker.data.vocabulary import (
@@ -78,6 +78,9 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
         if direction in STUFF_FREE_DIRECTIONS and (is_stuff(s.label) or is_stuff(o.label)):
             # "the ski to the right of the snow", "the trees inside the snow": regions have no side or inside
             ctx.skip("relation", "direction_to_stuff")
+            continue
+        if direction in CONTACT_DIRECTIONS and not ctx.touching(s, o):
+            ctx.skip("relation", "contact_boxes_apart")
             continue
         stated = ctx.directions(s.id, o.id)
         distractors = [DIRECTION_TEXT[d] for d in CONTRADICTS[direction] if d not in stated]
@@ -144,6 +147,9 @@ def reach_questions(ctx: Context) -> Iterator[QAItem]:
         s_ref, o_ref = ctx.refer(s), ctx.refer(o)
         if s_ref is None or o_ref is None:
             ctx.skip("reach", "ambiguous_reference")
+            continue
+        if not ctx.touching(s, o):
+            ctx.skip("reach", "contact_boxes_apart")
             continue
         question = ctx.say(pick(REACH_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
         referred = s_ref != s.name or o_ref != o.name
