@@ -2,7 +2,7 @@
 
 Builds ``--graphs`` seeded Visual-Genome-like scene graphs (8-25 objects from a street/indoor vocabulary, boxes,
 20-60% of pairs related by VG-style predicates, some attributes), warms up on one graph (imports, inflect's
-engine), then times ``generate_items`` over all of them in this process (one core) and prints one JSON object:
+engine), then times the corpus co-occurrence statistics, ``generate_items`` and the quality gate over all of them in this process (one core) and prints one JSON object:
 graphs, questions, seconds, questions/s, graphs/s and the category mix. Optionally also times the export
 path (``--export``: rows + parquet, in memory).
 
@@ -19,7 +19,9 @@ from collections import Counter
 
 import numpy as np
 
+from spatialthinker.data.cooccurrence import Cooccurrence
 from spatialthinker.data.generators import generate_items
+from spatialthinker.data.quality import gate
 from spatialthinker.data.records import AnnotatedImage, AnnotatedObject
 from spatialthinker.scene import Relation
 
@@ -63,7 +65,9 @@ def main() -> None:
     generate_items(make_graph(np.random.default_rng(10**6), -1))  # warm-up: imports, inflect engine
     start = time.process_time()
     wall = time.perf_counter()
-    items = [item for graph in graphs for item in generate_items(graph, seed=args.seed)]
+    stats = Cooccurrence.from_images(graphs)  # as the pipeline does: corpus statistics, then generate + gate
+    items = [item for graph in graphs
+             for item in gate(generate_items(graph, seed=args.seed, cooccurrence=stats), graph)]
     cpu, wall = time.process_time() - start, time.perf_counter() - wall
     result = {
         "graphs": len(graphs), "questions": len(items), "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),

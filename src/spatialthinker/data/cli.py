@@ -32,7 +32,8 @@ def scene_graphs(
 ) -> None:
     """Turn Visual Genome / VG150 / GQA scene graphs into STVQA-schema multiple-choice datasets."""
     from spatialthinker.data.curation import CurationConfig
-    from spatialthinker.data.pipeline import SynthConfig, synthesize
+    from spatialthinker.data.pipeline import NoImagesError, SynthConfig, synthesize
+    from spatialthinker.data.records import CATEGORIES
 
     llm = None
     if llm_base_url:
@@ -44,12 +45,29 @@ def scene_graphs(
                          per_image=per_image, verl=verl, limit=limit, llm=llm,
                          curation=CurationConfig(target=target, relation_percent=relation_percent,
                                                  val_fraction=val_fraction, seed=seed))
-    summary = synthesize(config, progress=True)
+    try:
+        summary = synthesize(config, progress=True)
+    except NoImagesError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    stats = summary.stats
     typer.echo(f"images: {summary.images_read} read, {summary.images_missing} missing (skipped), "
                f"{summary.images_rescaled} rescaled")
+    for kind in ("dropped", "merged"):
+        counts = stats["objects"][kind]
+        typer.echo(f"objects {kind}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"))
+    gate_stats = stats["gate"]
+    typer.echo(f"quality gate: {gate_stats['checked']} checked, {gate_stats['passed']} passed; rejected by check: "
+               + ", ".join(f"{k} {v}" for k, v in gate_stats["rejected"].items()))
     typer.echo(f"items: {summary.items_generated} generated -> {summary.train} train, {summary.val} val")
-    for category, count in summary.stats["counts"]["train"]["category"].items():
-        typer.echo(f"  {category:<18} {count}")
+    typer.echo(f"  {'category':<18} {'train':>6} {'val':>6}")
+    for category in CATEGORIES:
+        typer.echo(f"  {category:<18} {stats['counts']['train']['category'].get(category, 0):>6} "
+                   f"{stats['counts']['val']['category'].get(category, 0):>6}")
+    if target is not None and summary.train + summary.val < target:
+        short = {k.split(":")[0]: v for k, v in stats.get("dropped", {}).items() if k.endswith(":shortfall")}
+        typer.echo(f"warning: target {target} not reached: {summary.train + summary.val} items "
+                   f"(short per category: {short or 'none'})", err=True)
     if "llm" in summary.stats:
         typer.echo(f"llm: {summary.stats['llm']}")
     typer.echo(f"wrote {', '.join(summary.files)}")

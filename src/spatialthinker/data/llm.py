@@ -25,7 +25,7 @@ import orjson
 
 from spatialthinker.data.generators.base import stable_int
 from spatialthinker.data.records import CATEGORIES, LEVELS, AnnotatedImage, QAItem
-from spatialthinker.data.roi import roi_subgraph, question_words
+from spatialthinker.data.roi import mentioned_labels, named_subgraph
 from spatialthinker.llm_client import ChatClient, LLMError  # noqa: F401  (LLMError is part of this module's API)
 
 logger = logging.getLogger(__name__)
@@ -160,20 +160,22 @@ def item_from_reply(reply: str, image: AnnotatedImage, seed: int, model: str) ->
         return None
     answer_index = ord(index) - 65
     if category == "count":
-        named = {o.label for o in image.objects if o.label in question_words(question)}
-        if len(named) != 1:
+        counted = mentioned_labels(question, {o.label for o in image.objects})
+        if len(counted) != 1:
             return None
-        true_count = str(sum(o.label in named for o in image.objects))
+        true_count = str(sum(o.label in counted for o in image.objects))
         if true_count not in options:
             return None
         answer_index = options.index(true_count)
-    scene = roi_subgraph(question, image)
+    named = mentioned_labels(question, {o.label for o in image.objects})
+    scene = named_subgraph(named, image)
     if not scene.objects:
         return None
     order = list(range(len(options)))
     random.Random(stable_int(seed, image.image_id, question, "llm")).shuffle(order)
     return QAItem(image.image_id, (image.width, image.height), question, [options[i] for i in order],
-                  order.index(answer_index), category, level, rating, scene, {"rule": "llm_generated", "model": model})
+                  order.index(answer_index), category, level, rating, scene, {"rule": "llm_generated", "model": model},
+                  named=named)
 
 
 def judge_messages(item: QAItem, image_bytes: bytes) -> list[dict[str, Any]]:

@@ -16,10 +16,12 @@ from typing import Any
 
 import orjson
 
+from spatialthinker.data.cooccurrence import Cooccurrence
 from spatialthinker.data.curation import CurationConfig, curate
 from spatialthinker.data.generators import generate_items_with_stats
+from spatialthinker.data.quality import CHECKS, gate
 from spatialthinker.data.readers import READERS
-from spatialthinker.data.records import AnnotatedImage, AnnotatedObject, QAItem
+from spatialthinker.data.records import AnnotatedImage, QAItem
 
 logger = logging.getLogger(__name__)
 
@@ -90,26 +92,56 @@ def find_image(images_dir: Path, image_id: str) -> Path | None:
 def rescale(image: AnnotatedImage, width: int, height: int) -> AnnotatedImage:
     """The same graph in the pixel frame of a stored image of another size (VG ships resized copies)."""
     sx, sy = width / image.width, height / image.height
-    objects = [AnnotatedObject(o.id, o.label, (round(o.bbox[0] * sx, 2), round(o.bbox[1] * sy, 2),
-                                               round(o.bbox[2] * sx, 2), round(o.bbox[3] * sy, 2)),
-                               o.attributes, o.source_id) for o in image.objects]
+    objects = [replace(o, bbox=(round(o.bbox[0] * sx, 2), round(o.bbox[1] * sy, 2), round(o.bbox[2] * sx, 2),
+                                round(o.bbox[3] * sy, 2))) for o in image.objects]
     return replace(image, width=width, height=height, objects=objects)
 
 
-def _matched_images(config: SynthConfig, summary: SynthSummary) -> Iterator[tuple[AnnotatedImage, Path]]:
+class NoImagesError(ValueError):
+    """No annotated image has a readable image file: nothing can be synthesised."""
+
+
+def _stored_size(path: Path) -> tuple[int, int] | None:
     from PIL import Image
 
+    try:
+        with Image.open(path) as stored:  # reads the header only
+            return stored.size
+    except OSError:
+        return None
+
+
+def _read_images(config: SynthConfig, summary: SynthSummary) -> list[tuple[AnnotatedImage, Path | None]]:
+    """Every annotated image with its stored file (None when missing or unreadable), in source order.
+
+    VG images that ``image_data.json`` does not list take their size from the stored file's header.
+    """
     images_dir = Path(config.images_dir)
-    for image in READERS[config.source](config.input_dir):
-        if config.limit is not None and summary.images_read + summary.images_missing >= config.limit:
-            return
-        path = find_image(images_dir, image.image_id)
-        if path is None:
+    reader = READERS[config.source]
+    if config.source == "vg":
+        def size_of(image_id: str) -> tuple[int, int] | None:
+            path = find_image(images_dir, image_id)
+            return _stored_size(path) if path is not None else None
+
+        source = reader(config.input_dir, size_of=size_of)
+    else:
+        source = reader(config.input_dir)
+    out: list[tuple[AnnotatedImage, Path | None]] = []
+    for image in source:
+        if config.limit is not None and len(out) >= config.limit:
+            break
+        out.append((image, find_image(images_dir, image.image_id)))
+    return out
+
+
+def _matched_images(images: list[tuple[AnnotatedImage, Path | None]],
+                    summary: SynthSummary) -> Iterator[tuple[AnnotatedImage, Path]]:
+    for image, path in images:
+        size = _stored_size(path) if path is not None else None
+        if size is None:
             summary.images_missing += 1
             continue
         summary.images_read += 1
-        with Image.open(path) as stored:  # reads the header only
-            size = stored.size
         if size != (image.width, image.height):
             summary.images_rescaled += 1
             image = rescale(image, *size)
@@ -125,15 +157,30 @@ def synthesize(config: SynthConfig, progress: bool = False) -> SynthSummary:
     summary = SynthSummary()
     items: list[QAItem] = []
     skipped: Counter = Counter()
+    rejects: Counter = Counter()
     paths: dict[str, Path] = {}
     matched: list[tuple[AnnotatedImage, Path]] = []
-    for image, path in tqdm(_matched_images(config, summary), desc="scene graphs", unit="img", disable=not progress):
-        new_items, new_skipped = generate_items_with_stats(image, config.seed, config.per_image)
-        items.extend(new_items)
+    annotated = _read_images(config, summary)
+    # Plausible absent classes come from the whole input corpus, so it is read before anything is generated.
+    cooccurrence = Cooccurrence.from_images(image for image, _ in annotated)
+    objects = {"dropped": Counter(), "merged": Counter()}
+    for image, _ in annotated:
+        objects["dropped"].update(entry.split(":", 1)[0] for entry in image.dropped)
+        objects["merged"].update(image.merged)
+    for image, path in tqdm(_matched_images(annotated, summary), total=len(annotated), desc="scene graphs",
+                            unit="img", disable=not progress):
+        new_items, new_skipped = generate_items_with_stats(image, config.seed, config.per_image,
+                                                           cooccurrence=cooccurrence)
+        items.extend(gate(new_items, image, rejects))
         skipped.update(new_skipped)
         paths[image.image_id] = path
         if config.llm is not None:
             matched.append((image, path))
+    if summary.images_read == 0:
+        raise NoImagesError(
+            f"no image could be read: {len(annotated)} annotated images, none found as "
+            f"{Path(config.images_dir) / '<image_id>'}{{{','.join(IMAGE_SUFFIXES)}}} (or unreadable); "
+            f"check --images (first expected: {annotated[0][0].image_id if annotated else 'none'})")
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     llm_stats = None
@@ -142,7 +189,8 @@ def synthesize(config: SynthConfig, progress: bool = False) -> SynthSummary:
 
         llm_items, llm_stats = run_llm_stage(matched, items, config.llm, out / "llm_checkpoint.jsonl",
                                              config.seed, progress)
-        items.extend(llm_items)
+        by_id = {image.image_id: image for image, _ in matched}
+        items.extend(item for item in llm_items if gate([item], by_id[item.image_id], rejects))
     summary.items_generated = len(items)
     curated = curate(items, config.curation, skipped)
     if llm_stats is not None:
@@ -158,6 +206,10 @@ def synthesize(config: SynthConfig, progress: bool = False) -> SynthSummary:
     curated.stats["images"] = {"read": summary.images_read, "missing": summary.images_missing,
                                "rescaled": summary.images_rescaled}
     curated.stats["items_generated"] = summary.items_generated
+    checked = rejects.pop("checked", 0)
+    curated.stats["gate"] = {"checked": checked, "passed": summary.items_generated,
+                             "rejected": {name: rejects.get(name, 0) for name in CHECKS}}
+    curated.stats["objects"] = {kind: dict(sorted(counts.items())) for kind, counts in objects.items()}
     summary.stats = curated.stats
     _write_json(out / "stats.json", curated.stats)
     _write_json(out / "config.json", asdict(config))

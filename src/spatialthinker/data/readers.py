@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from spatialthinker.data.labels import canonical, lemma
 from spatialthinker.data.records import AnnotatedImage, AnnotatedObject
 from spatialthinker.data.vocabulary import clean_predicate
 from spatialthinker.scene import Relation
@@ -24,6 +26,7 @@ from spatialthinker.scene import Relation
 logger = logging.getLogger(__name__)
 
 _NON_LETTERS = re.compile(r"[^a-z ]")
+_PUNCTUATION = re.compile(r"[-_\"().,;:!?/]")  # separators and stray quotes annotators typed around names
 ID_PATTERN = re.compile(r"^[a-zA-Z_]+\.\d+$")
 
 
@@ -34,7 +37,7 @@ def clean_label(raw: str) -> str | None:
         >>> clean_label("  Parking_Meter "), clean_label("T-Shirt"), clean_label("7up")
         ('parking meter', 't shirt', None)
     """
-    text = " ".join(str(raw).lower().replace("-", " ").replace("_", " ").replace("'", "").split())
+    text = " ".join(_PUNCTUATION.sub(" ", str(raw).lower().replace("'", "")).split())
     if not text or _NON_LETTERS.search(text):
         return None
     return text
@@ -49,6 +52,9 @@ class RawObject:
     box: tuple[float, float, float, float]  # xyxy pixels
     attributes: list[str] = field(default_factory=list)
     aliases: tuple[str, ...] = ()  # merged object ids that refer to this object
+    names: tuple[str, ...] = ()  # every name the annotation offers (VG ``names``); ``label`` is the first
+    synset: str | None = None  # first WordNet synset of the annotation (VG ``synsets``), e.g. "bicycle.n.01"
+    plural: bool = False
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -59,43 +65,131 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _synset_lemma(synset: str | None) -> str | None:
+    """``"parking_meter.n.01"`` -> ``"parking meter"``; None for no or malformed synsets."""
+    if not synset or synset.count(".") < 2:
+        return None
+    return clean_label(synset.rsplit(".", 2)[0])
+
+
+def best_alias(names: Iterable[str], synset: str | None, frequency: Mapping[str, int] | None = None) -> str | None:
+    """The best-spelled clean class label among an object's names, or None when none can form an id.
+
+    Preference: the name whose lemma is the synset's lemma (WordNet spells it right), then the name used most
+    often in the corpus (a typo such as "pluged" is rarer than "plugged"), then the annotation's order.
+
+    Example:
+        >>> best_alias(["pluged", "plugged"], None, {"plugged": 3, "pluged": 1})
+        'plugged'
+        >>> best_alias(["bikes", "bicycle"], "bicycle.n.01")
+        'bicycle'
+    """
+    clean = [c for c in (clean_label(n) for n in names) if c]
+    if not clean:
+        return None
+    target = _synset_lemma(synset)
+    frequency = frequency or {}
+    ranked = sorted(range(len(clean)), key=lambda i: (lemma(clean[i]) != target, -frequency.get(lemma(clean[i]), 0), i))
+    return clean[ranked[0]]
+
+
+def _canonical_objects(raw_objects: Iterable[RawObject], frequency: Mapping[str, int] | None,
+                       dropped: list[str], merged: Counter) -> list[RawObject]:
+    """Clean labels: best alias, singular lemma (plural remembered), one label per synset among one-word names."""
+    objects: list[RawObject] = []
+    counted: set[str] = set()  # VG repeats an object in every relation it takes part in: count it once
+    for raw in raw_objects:
+        names = raw.names or (raw.label,)
+        label = best_alias(names, raw.synset, frequency)
+        first = raw.source_id not in counted
+        counted.add(raw.source_id)
+        if label is None:
+            if first:
+                dropped.append(f"label_not_id_safe:{raw.source_id}:{raw.label!r}")
+            continue
+        class_label, group = canonical(label)
+        if first:
+            merged["alias_spelling"] += label != clean_label(names[0])
+            merged["plural_form"] += class_label != label
+        objects.append(RawObject(raw.source_id, class_label, raw.box, list(raw.attributes), raw.aliases, names,
+                                 raw.synset, group or raw.plural))
+    # One synset, several one-word classes ("bike" and "bicycle"): one class, named by the synset's lemma when
+    # an object uses it, else by the label used most often.
+    by_synset: dict[str, list[RawObject]] = {}
+    for obj in objects:
+        if obj.synset and " " not in obj.label:
+            by_synset.setdefault(obj.synset, []).append(obj)
+    renamed: set[str] = set()
+    for synset, group in by_synset.items():
+        labels = Counter(o.label for o in group)
+        if len(labels) < 2:
+            continue
+        target = _synset_lemma(synset)
+        name = target if target in labels else min(labels, key=lambda k: (-(frequency or {}).get(k, labels[k]), k))
+        for obj in group:
+            if obj.label != name:
+                obj.label = name
+                merged["synset_alias"] += obj.source_id not in renamed
+                renamed.add(obj.source_id)
+    return objects
+
+
 def build_image(image_id: str, width: int, height: int, raw_objects: Iterable[RawObject],
-                raw_relations: Iterable[tuple[str, str, str]], source: str, dedupe_iou: float = 0.7) -> AnnotatedImage:
+                raw_relations: Iterable[tuple[str, str, str]], source: str, dedupe_iou: float = 0.7,
+                frequency: Mapping[str, int] | None = None) -> AnnotatedImage:
     """Clean, merge, number and link raw objects and relations into one ``AnnotatedImage``.
 
-    Merging: an id seen twice keeps its first box and unions attributes; ids in another object's
-    ``merged_object_ids`` collapse into it; same-label boxes with IoU >= ``dedupe_iou`` collapse (VG annotates
-    one man several times, which would make counts and "which man" questions wrong). Numbering: per class from 1,
-    ordered by box (x1, y1, x2, y2, source id), so ids do not depend on file order.
+    Labels: the best-spelled alias (``best_alias``), folded to its singular lemma with the group flag kept
+    ("ducks" -> class "duck", plural), one class per synset among one-word labels. Merging: an id seen twice
+    keeps its first box and unions attributes; ids in another object's ``merged_object_ids`` collapse into it;
+    same-class boxes with IoU >= ``dedupe_iou`` collapse (VG annotates one man several times, which would make
+    counts and "which man" questions wrong). Boxes are clipped to the image; an object with no area left inside
+    it is dropped (``outside_image``). Numbering: per class from 1, ordered by box (x1, y1, x2, y2, source id), so
+    ids do not depend on file order. ``frequency`` (lemma -> uses in the corpus) ranks aliases.
     """
-    canonical: dict[str, RawObject] = {}
+    canonical_map: dict[str, RawObject] = {}
     alias: dict[str, str] = {}
     dropped: list[str] = []
-    for raw in raw_objects:
-        label = clean_label(raw.label)
-        if label is None:
-            dropped.append(f"{raw.source_id}:{raw.label!r}")
-            continue
+    merged: Counter = Counter()
+    folded_ids: set[str] = set()  # source ids folded into another object (VG repeats objects per relation)
+    for raw in _canonical_objects(raw_objects, frequency, dropped, merged):
         key = alias.get(raw.source_id, raw.source_id)
-        if key in canonical:
-            canonical[key].attributes.extend(a for a in raw.attributes if a not in canonical[key].attributes)
+        if key != raw.source_id and raw.source_id not in folded_ids:
+            folded_ids.add(raw.source_id)
+            merged["merged_object_ids"] += 1
+        if key in canonical_map:
+            canonical_map[key].attributes.extend(a for a in raw.attributes if a not in canonical_map[key].attributes)
         else:
-            canonical[key] = RawObject(key, label, raw.box, list(raw.attributes))
-        for merged in raw.aliases:
-            if merged != key:
-                alias[merged] = key
-                if merged in canonical:  # seen before its merge target: fold it in now
-                    folded = canonical.pop(merged)
-                    canonical[key].attributes.extend(a for a in folded.attributes if a not in canonical[key].attributes)
-    ordered = sorted(canonical.values(), key=lambda o: (*o.box, o.source_id))
+            canonical_map[key] = raw
+        for other in raw.aliases:
+            if other != key:
+                alias[other] = key
+                if other in canonical_map:  # seen before its merge target: fold it in now
+                    folded = canonical_map.pop(other)
+                    folded_ids.add(other)
+                    merged["merged_object_ids"] += 1
+                    target = canonical_map[key]
+                    target.attributes.extend(a for a in folded.attributes if a not in target.attributes)
+    inside: list[RawObject] = []
+    for obj in canonical_map.values():
+        x1, y1, x2, y2 = obj.box
+        box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
+        if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+            dropped.append(f"outside_image:{obj.source_id}:{obj.label!r}")
+            continue
+        obj.box = box
+        inside.append(obj)
+    ordered = sorted(inside, key=lambda o: (*o.box, o.source_id))
     kept: list[RawObject] = []
     for obj in ordered:
         twin = next((k for k in kept if k.label == obj.label and _iou(k.box, obj.box) >= dedupe_iou), None)
         if twin is None:
             kept.append(obj)
         else:
+            merged["iou_duplicate"] += 1
             alias[obj.source_id] = twin.source_id
             twin.attributes.extend(a for a in obj.attributes if a not in twin.attributes)
+            twin.plural = twin.plural or obj.plural
     counters: dict[str, int] = {}
     objects: list[AnnotatedObject] = []
     id_of: dict[str, str] = {}
@@ -103,9 +197,8 @@ def build_image(image_id: str, width: int, height: int, raw_objects: Iterable[Ra
         counters[obj.label] = counters.get(obj.label, 0) + 1
         object_id = f"{obj.label.replace(' ', '_')}.{counters[obj.label]}"
         id_of[obj.source_id] = object_id
-        x1, y1, x2, y2 = obj.box
-        box = (min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height))
-        objects.append(AnnotatedObject(object_id, obj.label, box, tuple(obj.attributes), obj.source_id))
+        objects.append(AnnotatedObject(object_id, obj.label, obj.box, tuple(obj.attributes), obj.source_id,
+                                       plural=obj.plural))
     relations: list[Relation] = []
     seen: set[tuple[str, str, str]] = set()
     for subject, predicate, target in raw_relations:
@@ -117,9 +210,10 @@ def build_image(image_id: str, width: int, height: int, raw_objects: Iterable[Ra
         seen.add((s, pred, o))
         relations.append(Relation(s, pred, o))
     if dropped:
-        logger.info("image %s: dropped %d objects whose label cannot form an id: %s", image_id, len(dropped), dropped[:5])
+        logger.info("image %s: dropped %d objects: %s", image_id, len(dropped), dropped[:5])
     image = AnnotatedImage(str(image_id), int(width), int(height), objects, relations, source=source)
     image.dropped = dropped
+    image.merged = {k: v for k, v in sorted(merged.items()) if v}
     return image
 
 
@@ -160,9 +254,15 @@ def _vg_object(item: Mapping[str, Any], where: str) -> RawObject:
     if not isinstance(item, Mapping) or "object_id" not in item:
         raise ValueError(f"{where}.object_id: missing")
     attributes = item.get("attributes") or []
+    names = item.get("names")
+    names = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
+    if isinstance(item.get("name"), str):
+        names = (item["name"], *(n for n in names if n != item["name"]))
+    synsets = item.get("synsets")
+    synset = synsets[0] if isinstance(synsets, list) and synsets and isinstance(synsets[0], str) else None
     return RawObject(str(item["object_id"]), _vg_name(item, where), _xywh_box(item, where),
                      [" ".join(str(a).lower().split()) for a in attributes if isinstance(a, str)],
-                     tuple(str(m) for m in item.get("merged_object_ids") or ()))
+                     tuple(str(m) for m in item.get("merged_object_ids") or ()), names, synset)
 
 
 def _as_image_list(data: Any, path: Path) -> list[Mapping[str, Any]]:
@@ -175,11 +275,14 @@ def _as_image_list(data: Any, path: Path) -> list[Mapping[str, Any]]:
 
 def read_visual_genome(input_dir: str | Path, relationships: str = "relationships.json",
                        objects: str = "objects.json", attributes: str = "attributes.json",
-                       image_data: str = "image_data.json", dedupe_iou: float = 0.7) -> Iterator[AnnotatedImage]:
+                       image_data: str = "image_data.json", dedupe_iou: float = 0.7,
+                       size_of: Callable[[str], tuple[int, int] | None] | None = None) -> Iterator[AnnotatedImage]:
     """Read Visual Genome v1.2/1.4 files from ``input_dir`` (data.md §6); missing optional files are skipped.
 
     Objects are the union of ``objects.json``, ``attributes.json`` and the relationship ends; image sizes come
-    from ``image_data.json``. Yields images in the order of the first file that lists them.
+    from ``image_data.json``, else from ``size_of(image_id)`` (the pipeline reads the stored image's header).
+    Aliases are ranked by how often the corpus uses each name. Yields images in the order of the first file
+    that lists them.
 
     Example:
         >>> image = next(read_visual_genome("../shared/data/visual_genome"))  # doctest: +SKIP
@@ -217,11 +320,24 @@ def read_visual_genome(input_dir: str | Path, relationships: str = "relationship
     if not per_image:
         raise ValueError(f"{root}: no {relationships}, {objects} or {attributes} found")
     sizes = _vg_sizes(root / image_data)
+    frequency = name_frequency(obj for slot in per_image.values() for obj in {o.source_id: o for o in slot["objects"]}.values())
     for image_id, slot in per_image.items():
-        if image_id not in sizes:
-            raise ValueError(f"{root / image_data}: image {image_id}: field width/height missing (no entry)")
-        width, height = sizes[image_id]
-        yield build_image(image_id, width, height, slot["objects"], slot["relations"], "vg", dedupe_iou)
+        size = sizes.get(image_id) or (size_of(image_id) if size_of is not None else None)
+        if size is None:
+            raise ValueError(f"{root / image_data}: image {image_id}: field width/height missing (no entry, and no "
+                             f"image file to read the size from)")
+        yield build_image(image_id, size[0], size[1], slot["objects"], slot["relations"], "vg", dedupe_iou, frequency)
+
+
+def name_frequency(objects: Iterable[RawObject]) -> Counter:
+    """Lemma -> number of objects of the corpus that the annotation names so (ranks spellings of aliases)."""
+    counts: Counter = Counter()
+    for obj in objects:
+        for name in set(obj.names or (obj.label,)):
+            clean = clean_label(name)
+            if clean:
+                counts[lemma(clean)] += 1
+    return counts
 
 
 def _vg_sizes(path: Path) -> dict[str, tuple[int, int]]:

@@ -50,6 +50,17 @@ class AnnotatedObject:
     size_m: tuple[float, float, float] | None = None
     yaw_deg: float | None = None
     depth_m: float | None = None
+    #: The annotation named a group or a plural-only noun ("trees", "glasses"): plural agreement, never counted.
+    plural: bool = False
+
+    @property
+    def name(self) -> str:
+        """The noun phrase that names this object in a question: the class label, in the plural for a group."""
+        if not self.plural:
+            return self.label
+        from spatialthinker.data.labels import plural
+
+        return plural(self.label)
 
     @property
     def area(self) -> float:
@@ -69,7 +80,12 @@ class AnnotatedImage:
     source: str = "unknown"  # vg | vg150 | gqa | sim
     image_path: str | None = None
     camera: dict[str, Any] | None = None  # simulator camera intrinsics/extrinsics
-    dropped: list[str] = field(default_factory=list)  # source objects a reader could not keep, with the reason
+    #: Source objects a reader could not keep, as ``"reason:source_id:label"`` (reasons: ``label_not_id_safe``,
+    #: ``outside_image``).
+    dropped: list[str] = field(default_factory=list)
+    #: Source objects folded into another, by reason (``repeated_id``, ``merged_object_ids``, ``iou_duplicate``), and
+    #: labels rewritten (``plural_form``, ``alias_spelling``, ``synset_alias``).
+    merged: dict[str, int] = field(default_factory=dict)
 
     def object(self, object_id: str) -> AnnotatedObject | None:
         return next((o for o in self.objects if o.id == object_id), None)
@@ -100,6 +116,8 @@ class QAItem:
     scene: SceneGraph
     evidence: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # extra columns (e.g. scene_3d)
+    #: Class labels the question names; the RoI scene holds their instances and nothing else (not exported).
+    named: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:

@@ -8,6 +8,9 @@ generator (and the tests that recompute answers) uses the same tables. Tables ar
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from spatialthinker.data.labels import head, lemma
 
 # ------------------------------------------------------------------------------------------ predicate groups
 #: Canonical predicate groups of data.md §3. A predicate not listed falls into MISC.
@@ -96,7 +99,7 @@ PART_LABELS: frozenset[str] = frozenset("""
 logo sign window windows hair sleeve sleeves letter letters writing text word words number numbers stripe stripes
 spot spots shadow shade back front side edge corner top bottom part design pattern reflection handle knob button
 buttons wheel wheels tire tires leaf leaves branch branches trunk roof door doors light lights
-headlight headlights taillight windshield mirror license plate plate pocket collar strap label sticker line lines
+headlight headlights taillight windshield mirror pocket collar strap label sticker line lines
 trim frame screen
 """.split()) | frozenset({"tree trunk", "license plate", "side mirror", "tail light", "street sign"})
 #: Clothing and worn accessories (relations to them are skipped).
@@ -176,16 +179,43 @@ def clean_predicate(predicate: str) -> str:
 
 
 def synonyms_of(label: str) -> frozenset[str]:
-    """The synonym set containing ``label`` (itself alone when it has none)."""
+    """The synonym set containing ``label`` or its lemma (itself alone when it has none)."""
     for group in SYNONYMS:
-        if label in group:
+        if label in group or lemma(label) in group:
             return group
     return frozenset({label})
 
 
+@lru_cache(maxsize=65536)
 def is_background(label: str) -> bool:
-    """True for parts, clothing, body parts: never the subject of a question (data.md §3)."""
-    return label in PART_LABELS or label in CLOTHING_LABELS or label in BODY_PART_LABELS
+    """True for parts, clothing, body parts: never the subject of a question (data.md §3).
+
+    Matched by lemma ("hats" is a hat) and, for garments and body parts, by head noun ("baseball cap",
+    "man's hand"); parts match the whole lemma only, since "traffic light" is an object though "light" is a part.
+
+    Example:
+        >>> is_background("hats"), is_background("baseball caps"), is_background("traffic light")
+        (True, True, False)
+    """
+    base = lemma(label)
+    if base in _PART_LEMMAS:
+        return True
+    return bool({base, head(base)} & _WORN_LEMMAS)
+
+
+@lru_cache(maxsize=65536)
+def is_stuff(label: str) -> bool:
+    """Stuff and regions (sky, street, clouds...) by lemma: referents only, never counted or located."""
+    return lemma(label) in _STUFF_LEMMAS
+
+
+_PART_LEMMAS = frozenset(lemma(x) for x in PART_LABELS)
+_WORN_LEMMAS = frozenset(lemma(x) for x in CLOTHING_LABELS | BODY_PART_LABELS)
+_STUFF_LEMMAS = frozenset(lemma(x) for x in STUFF_LABELS)
+#: Colour words: the only attributes used to tell instances of one class apart, and only when every instance
+#: has a different annotated colour ("parked car" vs "white car" may both describe one car).
+COLOURS: frozenset[str] = frozenset(
+    "white black red blue green yellow orange brown pink purple grey gray silver gold tan beige".split())
 
 
 def _check_tables() -> dict[str, str]:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from spatialthinker.data.generators import metric, presence, relational  # noqa: F401  (registers the generators)
+from spatialthinker.data.cooccurrence import Cooccurrence
 from spatialthinker.data.generators.base import GENERATORS, Context, stable_int
 from spatialthinker.data.records import CATEGORIES, AnnotatedImage, QAItem
 
@@ -22,12 +23,17 @@ MAX_PER_CATEGORY = 8
 
 def generate_items_with_stats(image: AnnotatedImage, seed: int = 0, per_image: int | None = None,
                               categories: Sequence[str] | None = None,
-                              max_per_category: int = MAX_PER_CATEGORY) -> tuple[list[QAItem], Counter]:
-    """Like ``generate_items`` and also the ``Counter`` of skipped candidates (``"category:reason"`` keys)."""
+                              max_per_category: int = MAX_PER_CATEGORY,
+                              cooccurrence: Cooccurrence | None = None) -> tuple[list[QAItem], Counter]:
+    """Like ``generate_items`` and also the ``Counter`` of skipped candidates (``"category:reason"`` keys).
+
+    ``cooccurrence`` (statistics of the whole input corpus) picks plausible absent classes for existence
+    questions; without it the fixed ``vocabulary.CONTEXTS`` table does.
+    """
     wanted = list(CATEGORIES if categories is None else categories)
     for name in wanted:
         GENERATORS.get(name)  # unknown names raise with the list of known ones
-    ctx = Context(image, seed)
+    ctx = Context(image, seed, cooccurrence=cooccurrence)
     items: list[QAItem] = []
     seen: set[str] = set()
     for name in (c for c in CATEGORIES if c in wanted):
@@ -56,7 +62,7 @@ def _top(items: list[QAItem], k: int, seed: int) -> list[QAItem]:
 
 
 def generate_items(image: AnnotatedImage, seed: int = 0, per_image: int | None = None,
-                   categories: Sequence[str] | None = None) -> list[QAItem]:
+                   categories: Sequence[str] | None = None, cooccurrence: Cooccurrence | None = None) -> list[QAItem]:
     """All questions the graph of ``image`` supports (at most ``per_image``, chosen by rating then stable hash).
 
     Args:
@@ -64,6 +70,7 @@ def generate_items(image: AnnotatedImage, seed: int = 0, per_image: int | None =
         seed: changes phrasings, option order and tie-breaks reproducibly.
         per_image: cap on questions per image; None keeps all (after the per-category cap).
         categories: subset of ``records.CATEGORIES``; None runs all nine.
+        cooccurrence: class co-occurrence of the input corpus (plausible absent classes for existence).
     Returns:
         The items in category order, each with its RoI scene graph and evidence.
     Example:
@@ -72,4 +79,4 @@ def generate_items(image: AnnotatedImage, seed: int = 0, per_image: int | None =
         >>> [i.answer_text for i in generate_items(AnnotatedImage("7", 300, 200, objs), categories=["count"])]
         ['3']
     """
-    return generate_items_with_stats(image, seed, per_image, categories)[0]
+    return generate_items_with_stats(image, seed, per_image, categories, cooccurrence=cooccurrence)[0]

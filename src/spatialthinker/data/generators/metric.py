@@ -19,10 +19,10 @@ import math
 from collections.abc import Iterator
 
 from spatialthinker.data.generators.base import (
-    GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
+    CONTACT_DIRECTIONS, GENERATORS, Context, box_gap, level_from_points, make_item, pick, rate, stable_int,
 )
 from spatialthinker.data.records import AnnotatedObject, QAItem
-from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS, STUFF_LABELS
+from spatialthinker.data.vocabulary import PREDICATE_DIRECTION, REACH_VERBS, is_stuff
 
 DEPTH_MIN_M, DEPTH_MIN_REL = 0.3, 0.15
 DISTANCE_MIN_RATIO, DISTANCE_MIN_M = 1.5, 0.3
@@ -42,15 +42,14 @@ DISTANCE_TEMPLATES = (
 )
 SIZE_3D_TEMPLATES = (
     ("Which is bigger in real life, the {a} or the {b}?", "bigger"),
-    ("Is the {a} bigger or smaller than the {b}?", "comparative"),
+    ("{be:a} the {a} bigger or smaller than the {b}?", "comparative"),
     ("Which object is smaller, the {a} or the {b}?", "smaller"),
 )
 APPARENT_TEMPLATES = (
     ("Which appears larger in the image, the {a} or the {b}?", "bigger"),
-    ("Does the {a} look bigger or smaller than the {b} in the picture?", "comparative"),
+    ("{do:a} the {a} look bigger or smaller than the {b} in the picture?", "comparative"),
     ("Which takes up less of the image, the {a} or the {b}?", "smaller"),
 )
-CONTACT_DIRECTIONS = frozenset({"on", "inside"})
 
 
 def _depth(obj: AnnotatedObject) -> float | None:
@@ -66,7 +65,7 @@ def _pairs(ctx: Context, objects: list[AnnotatedObject], category: str) -> list[
 
 
 def _referable(ctx: Context, require=None) -> list[AnnotatedObject]:
-    return [o for o in ctx.image.objects if ctx.usable(o) and o.label not in STUFF_LABELS and ctx.refer(o)
+    return [o for o in ctx.image.objects if ctx.usable(o) and not is_stuff(o.label) and ctx.refer(o)
             and (require is None or require(o))]
 
 
@@ -118,16 +117,16 @@ def _two_choice(ctx: Context, category: str, a: AnnotatedObject, b: AnnotatedObj
     """
     template, wording = pick(templates, ctx.seed, ctx.image.image_id, category, a.id, b.id)
     first, second = (a, b) if pick((0, 1), ctx.seed, a.id, b.id, "order") == 0 else (b, a)
-    question = template.format(a=ctx.refer(first), b=ctx.refer(second))
-    referred = ctx.refer(a) != a.label or ctx.refer(b) != b.label
+    question = ctx.say(template, a=first, b=second)
+    referred = ctx.refer(a) != a.name or ctx.refer(b) != b.name
     rating = rate(ctx, (a, b), strong_evidence=strong, referred=referred)
     if wording == "comparative":
         answer = "bigger" if small is first else "smaller"  # for size, ``small`` is the bigger object (words[0])
         return make_item(ctx, category, question, answer, ["smaller" if answer == "bigger" else "bigger"], level,
-                         rating, evidence)
+                         rating, evidence, (a, b))
     winner = small if wording == words[0] else large
     loser = large if winner is small else small
-    return make_item(ctx, category, question, ctx.refer(winner), [ctx.refer(loser)], level, rating, evidence)
+    return make_item(ctx, category, question, ctx.refer(winner), [ctx.refer(loser)], level, rating, evidence, (a, b))
 
 
 @GENERATORS.register("distance")
@@ -135,12 +134,11 @@ def distance_questions(ctx: Context) -> Iterator[QAItem]:
     """Which of two objects is closer to a referent object."""
     made = 0
     for r, a, b, evidence, level in (_distance_3d(ctx) if ctx.has_3d else _distance_2d(ctx)):
-        question = pick(DISTANCE_TEMPLATES, ctx.seed, r.id, a.id, b.id).format(
-            r=ctx.refer(r), **dict(zip("ab", (ctx.refer(a), ctx.refer(b)) if pick((0, 1), ctx.seed, a.id, b.id) == 0
-                                       else (ctx.refer(b), ctx.refer(a)))))
-        referred = any(ctx.refer(o) != o.label for o in (r, a, b))
+        first, second = (a, b) if pick((0, 1), ctx.seed, a.id, b.id) == 0 else (b, a)
+        question = ctx.say(pick(DISTANCE_TEMPLATES, ctx.seed, r.id, a.id, b.id), r=r, a=first, b=second)
+        referred = any(ctx.refer(o) != o.name for o in (r, a, b))
         item = make_item(ctx, "distance", question, ctx.refer(a), [ctx.refer(b)], level,
-                         rate(ctx, (r, a, b), strong_evidence=ctx.has_3d, referred=referred), evidence)
+                         rate(ctx, (r, a, b), strong_evidence=ctx.has_3d, referred=referred), evidence, (r, a, b))
         if item is not None:
             made += 1
             yield item
@@ -166,33 +164,32 @@ def _distance_3d(ctx: Context) -> Iterator[tuple]:
 def _distance_2d(ctx: Context) -> Iterator[tuple]:
     """(referent, in-contact object, far object, evidence, level) from contact predicates and box separation."""
     diagonal = math.hypot(ctx.image.width, ctx.image.height)
-    candidates = [o for o in ctx.image.objects if ctx.usable(o) and ctx.refer(o)]
+    # compared objects are things: "is the road or the trash can closer to the sidewalk" compares regions
+    candidates = [o for o in ctx.image.objects if ctx.usable(o) and ctx.refer(o) and not is_stuff(o.label)]
     for rel in ctx.image.relations:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
         if direction not in CONTACT_DIRECTIONS and rel.predicate not in REACH_VERBS:
             continue
         a, r = ctx.image.object(rel.subject), ctx.image.object(rel.object)
-        if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or not ctx.refer(r) or not (
-                ctx.usable(r) or r.label in STUFF_LABELS):
+        if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or is_stuff(a.label) or not ctx.refer(r) or not (
+                ctx.usable(r) or is_stuff(r.label)):
+            continue
+        if not ctx.touching(a, r):
+            ctx.skip("distance", "contact_boxes_apart")
             continue
         related = {x.subject for x in ctx.image.relations if x.object == r.id} | {
             x.object for x in ctx.image.relations if x.subject == r.id}
         far = [b for b in candidates if b.id not in related and b is not r and b is not a
-               and ctx.refer(b) not in (ctx.refer(a), ctx.refer(r)) and _gap(b.bbox, r.bbox) >= 0.15 * diagonal]
+               and ctx.refer(b) not in (ctx.refer(a), ctx.refer(r)) and box_gap(b.bbox, r.bbox) >= 0.15 * diagonal]
         if not far:
             ctx.skip("distance", "no_separated_object")
             continue
         b = max(far, key=lambda o: (o.area, o.id))
         evidence = {"rule": "contact_vs_separated", "contact": [a.id, rel.predicate, r.id],
-                    "separated": b.id, "gap_px": round(_gap(b.bbox, r.bbox), 2)}
+                    "separated": b.id, "gap_px": round(box_gap(b.bbox, r.bbox), 2)}
         yield r, a, b, evidence, "medium"
 
 
-def _gap(p: tuple[float, ...], q: tuple[float, ...]) -> float:
-    """Euclidean gap between two boxes (0 when they overlap)."""
-    dx = max(0.0, max(p[0], q[0]) - min(p[2], q[2]))
-    dy = max(0.0, max(p[1], q[1]) - min(p[3], q[3]))
-    return math.hypot(dx, dy)
 
 
 @GENERATORS.register("size")

@@ -16,34 +16,34 @@ import math
 from collections.abc import Iterator
 
 from spatialthinker.data.generators.base import (
-    GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
+    CONTACT_DIRECTIONS, GENERATORS, Context, level_from_points, make_item, pick, rate, stable_int,
 )
 from spatialthinker.data.records import QAItem
 from spatialthinker.data.vocabulary import (
     CONTRADICTS, DIRECTION_TEXT, NO_CONTACT_ANSWERS, PREDICATE_DIRECTION, PREDICATE_GROUPS, REACH_VERBS,
-    STUFF_LABELS,
+    is_stuff,
 )
 
 RELATION_TEMPLATES = (
-    "Where is the {s} with respect to the {o}?",
+    "Where {be:s} the {s} with respect to the {o}?",
     "What is the position of the {s} relative to the {o}?",
-    "How is the {s} positioned in relation to the {o}?",
-    "Which option best describes where the {s} is with respect to the {o}?",
+    "How {be:s} the {s} positioned in relation to the {o}?",
+    "Which option best describes where the {s} {be:s} with respect to the {o}?",
 )
 LEFT_RIGHT_TEMPLATES = (
-    "In the image, is the {s} to the left or to the right of the {o}?",
-    "Seen from the camera, on which side of the {o} is the {s}?",
-    "From the viewer's point of view, is the {s} left or right of the {o}?",
+    "In the image, {be:s} the {s} to the left or to the right of the {o}?",
+    "Seen from the camera, on which side of the {o} {be:s} the {s}?",
+    "From the viewer's point of view, {be:s} the {s} left or right of the {o}?",
 )
 REACH_TEMPLATES = (
-    "What is the {s} doing with the {o}?",
-    "How is the {s} interacting with the {o}?",
-    "Which best describes the {s}'s physical contact with the {o}?",
+    "What {be:s} the {s} doing with the {o}?",
+    "How {be:s} the {s} interacting with the {o}?",
+    "Which best describes the {s}{poss:s} physical contact with the {o}?",
 )
 ORIENTATION_TEMPLATES = (
-    "From the {s}'s perspective, where is the {o}?",
+    "From the {s}{poss:s} perspective, where {be:o} the {o}?",
     "If you were the {s}, where would the {o} be?",
-    "Relative to the direction the {s} is facing, where is the {o}?",
+    "Relative to the direction the {s} is facing, where {be:o} the {o}?",
 )
 FACING_FRONT = frozenset({"facing", "looking at", "watching", "facing towards", "facing toward", "looking toward",
                           "looking towards", "staring at"})
@@ -53,6 +53,8 @@ SYMMETRIC_LABELS = frozenset("ball bottle vase plant lamp table bowl box cup mug
                              "cylinder can jar basket bucket barrel stool clock".split())
 ORIENTATION_MARGIN_DEG = 15.0
 MAX_DERIVED_LEFT_RIGHT = 6
+#: Directions that mean nothing against a region (sky, snow, ground): GQA states "ski to the right of snow".
+STUFF_FREE_DIRECTIONS = frozenset({"left", "right", "inside"})
 
 
 @GENERATORS.register("relation")
@@ -62,10 +64,10 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
     for rel in ctx.image.relations:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
         s, o = ctx.image.object(rel.subject), ctx.image.object(rel.object)
-        if direction is None or s is None or o is None or not (ctx.usable(s) or s.label in STUFF_LABELS):
+        if direction is None or s is None or o is None or not (ctx.usable(s) or is_stuff(s.label)):
             ctx.skip("relation", "no_direction_or_salience")
             continue
-        if not ctx.usable(o) and o.label not in STUFF_LABELS or s.label in STUFF_LABELS and o.label in STUFF_LABELS:
+        if not ctx.usable(o) and not is_stuff(o.label) or is_stuff(s.label) and is_stuff(o.label):
             ctx.skip("relation", "salience")
             continue
         s_ref, o_ref = ctx.refer(s), ctx.refer(o)
@@ -73,17 +75,24 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
         if s_ref is None or o_ref is None or s_ref == o_ref or pair in asked:
             ctx.skip("relation", "ambiguous_reference" if pair not in asked else "duplicate_pair")
             continue
+        if direction in STUFF_FREE_DIRECTIONS and (is_stuff(s.label) or is_stuff(o.label)):
+            # "the ski to the right of the snow", "the trees inside the snow": regions have no side or inside
+            ctx.skip("relation", "direction_to_stuff")
+            continue
+        if direction in CONTACT_DIRECTIONS and not ctx.touching(s, o):
+            ctx.skip("relation", "contact_boxes_apart")
+            continue
         stated = ctx.directions(s.id, o.id)
         distractors = [DIRECTION_TEXT[d] for d in CONTRADICTS[direction] if d not in stated]
         if any(c in stated for c in CONTRADICTS[direction]):
             ctx.skip("relation", "contradictory_graph")
             continue
-        question = pick(RELATION_TEMPLATES, ctx.seed, s.id, o.id).format(s=s_ref, o=o_ref)
-        referred = s_ref != s.label or o_ref != o.label
+        question = ctx.say(pick(RELATION_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
+        referred = s_ref != s.name or o_ref != o.name
         points = (len(distractors) >= 2) + referred + (direction in ("front", "behind", "inside"))
         evidence = {"rule": "explicit_predicate", "relation": [s.id, rel.predicate, o.id], "direction": direction}
         item = make_item(ctx, "relation", question, DIRECTION_TEXT[direction], distractors, level_from_points(points),
-                         rate(ctx, (s, o), strong_evidence=True, referred=referred), evidence)
+                         rate(ctx, (s, o), strong_evidence=True, referred=referred), evidence, (s, o))
         if item is not None:
             asked.add(pair)
             yield item
@@ -93,7 +102,7 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
 def _left_right(ctx: Context, asked: set[frozenset[str]]) -> Iterator[QAItem]:
     """Image-plane left/right: honest from 2D boxes when they are separated horizontally."""
     width = ctx.image.width
-    candidates = sorted((o for o in ctx.image.objects if ctx.usable(o) and o.label not in STUFF_LABELS
+    candidates = sorted((o for o in ctx.image.objects if ctx.usable(o) and not is_stuff(o.label)
                          and ctx.refer(o) is not None), key=lambda o: (-o.area, o.id))[:8]
     made = 0
     for i, a in enumerate(candidates):
@@ -107,13 +116,13 @@ def _left_right(ctx: Context, asked: set[frozenset[str]]) -> Iterator[QAItem]:
                 continue
             s, o = (a, b) if stable_int_even(ctx, a.id, b.id) else (b, a)
             answer = "left" if s is left else "right"
-            question = pick(LEFT_RIGHT_TEMPLATES, ctx.seed, s.id, o.id).format(s=ctx.refer(s), o=ctx.refer(o))
-            referred = ctx.refer(s) != s.label or ctx.refer(o) != o.label
+            question = ctx.say(pick(LEFT_RIGHT_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
+            referred = ctx.refer(s) != s.name or ctx.refer(o) != o.name
             evidence = {"rule": "box_gap_x", "subject": s.id, "object": o.id, "left": left.id, "right": right.id,
                         "gap_px": round(float(gap), 2)}
             item = make_item(ctx, "relation", question, answer, ["right" if answer == "left" else "left"],
                              level_from_points(int(referred) + (gap < 0.15 * width)),
-                             rate(ctx, (s, o), strong_evidence=False, referred=referred), evidence)
+                             rate(ctx, (s, o), strong_evidence=False, referred=referred), evidence, (s, o))
             if item is not None:
                 asked.add(frozenset({a.id, b.id}))
                 made += 1
@@ -139,11 +148,17 @@ def reach_questions(ctx: Context) -> Iterator[QAItem]:
         if s_ref is None or o_ref is None:
             ctx.skip("reach", "ambiguous_reference")
             continue
-        question = pick(REACH_TEMPLATES, ctx.seed, s.id, o.id).format(s=s_ref, o=o_ref)
-        referred = s_ref != s.label or o_ref != o.label
+        if not ctx.touching(s, o):
+            ctx.skip("reach", "contact_boxes_apart")
+            continue
+        question = ctx.say(pick(REACH_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
+        referred = s_ref != s.name or o_ref != o.name
         evidence = {"rule": "explicit_predicate", "relation": [s.id, rel.predicate, o.id]}
-        item = make_item(ctx, "reach", question, f"{verb} it", NO_CONTACT_ANSWERS, level_from_points(1 + referred),
-                         rate(ctx, (s, o), strong_evidence=True, referred=referred), evidence)
+        pronoun = "them" if o.plural else "it"
+        item = make_item(ctx, "reach", question, f"{verb} {pronoun}",
+                         [text.replace(" it", f" {pronoun}") for text in NO_CONTACT_ANSWERS],
+                         level_from_points(1 + referred), rate(ctx, (s, o), strong_evidence=True, referred=referred),
+                         evidence, (s, o))
         if item is not None:
             yield item
 
@@ -163,12 +178,15 @@ def orientation_questions(ctx: Context) -> Iterator[QAItem]:
         if s_ref is None or o_ref is None:
             ctx.skip("orientation", "ambiguous_reference")
             continue
+        if s.plural:  # a group has no single front
+            ctx.skip("orientation", "group_subject")
+            continue
         answer = "front" if rel.predicate in FACING_FRONT else "behind"
-        question = pick(ORIENTATION_TEMPLATES, ctx.seed, s.id, o.id).format(s=s_ref, o=o_ref)
+        question = ctx.say(pick(ORIENTATION_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
         evidence = {"rule": "explicit_predicate", "relation": [s.id, rel.predicate, o.id]}
         other = "behind" if answer == "front" else "front"
         item = make_item(ctx, "orientation", question, ORIENTATION_TEXT[answer], [ORIENTATION_TEXT[other]],
-                         "medium", rate(ctx, (s, o), strong_evidence=True), evidence)
+                         "medium", rate(ctx, (s, o), strong_evidence=True), evidence, (s, o))
         if item is not None:
             yield item
 
@@ -195,7 +213,7 @@ def egocentric_direction(yaw_deg: float, subject_xz: tuple[float, float], target
 def _orientation_3d(ctx: Context) -> Iterator[QAItem]:
     objects = [o for o in ctx.image.objects if ctx.usable(o) and o.center_cam_m is not None and ctx.refer(o)]
     for s in objects:
-        if s.yaw_deg is None or s.label in SYMMETRIC_LABELS or "symmetric" in s.attributes:
+        if s.yaw_deg is None or s.label in SYMMETRIC_LABELS or "symmetric" in s.attributes or s.plural:
             continue
         for o in objects:
             if o is s or ctx.refer(o) == ctx.refer(s):
@@ -205,11 +223,12 @@ def _orientation_3d(ctx: Context) -> Iterator[QAItem]:
             if margin < ORIENTATION_MARGIN_DEG:
                 ctx.skip("orientation", "angle_near_boundary")
                 continue
-            question = pick(ORIENTATION_TEMPLATES, ctx.seed, s.id, o.id).format(s=ctx.refer(s), o=ctx.refer(o))
+            question = ctx.say(pick(ORIENTATION_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
             distractors = [text for name, text in ORIENTATION_TEXT.items() if name != direction]
             evidence = {"rule": "yaw_3d", "subject": s.id, "object": o.id, "yaw_deg": s.yaw_deg,
                         "direction": direction, "margin_deg": round(margin, 2)}
             item = make_item(ctx, "orientation", question, ORIENTATION_TEXT[direction], distractors,
-                             level_from_points(1 + (margin < 30.0)), rate(ctx, (s, o), strong_evidence=True), evidence)
+                             level_from_points(1 + (margin < 30.0)), rate(ctx, (s, o), strong_evidence=True), evidence,
+                             (s, o))
             if item is not None:
                 yield item
