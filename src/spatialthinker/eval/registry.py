@@ -249,8 +249,9 @@ def expand_names(names: list[str]) -> tuple[list[str], list[str]]:
     groups: list[str] = []
     for name in names:
         if name in GROUPS:
-            groups.append(name)
-            members = GROUPS.get(name).members
+            inner, inner_groups = expand_names(GROUPS.get(name).members)
+            groups.extend(g for g in [*inner_groups, name] if g not in groups)
+            members = inner
         else:
             get_benchmark(name)
             members = [name]
