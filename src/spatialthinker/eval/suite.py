@@ -38,18 +38,20 @@ def suite_table(out_dir: str | Path, group: str = DEFAULT_SUITE, paper_models: l
     modes = sorted({s["prompt_mode"] for s in summaries.values()}) or [str(config.get("prompt_mode"))]
     lines = [f"# {md(group)}: ours beside the published numbers",
              "",
-             f"- prompt mode: **{md(', '.join(modes))}**; model: `{md(config.get('model'))}`; "
+             f"- prompt mode: **{md(', '.join(modes))}**; model: {md(config.get('model'))}; "
              f"backend: {md(config.get('backend'))}" + (f"; limit {config['limit']} (not comparable)" if config.get("limit") else ""),
              "- published: Batra et al., SpatialThinker (arXiv 2511.07403), accuracy %; ours: score [95% CI], n",
              "",
              "| benchmark | metric | ours | n | " + " | ".join(f"paper: {md(m)}" for m in paper_models) + " |",
              "|---|---|---|---|" + "---|" * len(paper_models)]
 
-    def row(name: str, metric: str, result: dict[str, Any] | None, key: str | None, note: str = "") -> None:
+    def row(name: str, metric: str, result: dict[str, Any] | None, key: str | None, note: str = "",
+            bold: bool = False) -> None:
         ours = f"{_score(result)} {_ci(result.get('ci95'))}" if result else f"not evaluated{note}"
         n = result.get("n", "") if result else ""
         paper = [f"{table[m][key]:.1f}" if key and key in table[m] else "–" for m in paper_models]
-        lines.append(f"| {md(name)} | {md(metric)} | {ours} | {n} | " + " | ".join(paper) + " |")
+        label = f"**{md(name)}**" if bold else md(name)
+        lines.append(f"| {label} | {md(metric)} | {ours} | {n} | " + " | ".join(paper) + " |")
 
     def member_rows(name: str) -> None:
         if name in GROUPS:
@@ -70,7 +72,7 @@ def suite_table(out_dir: str | Path, group: str = DEFAULT_SUITE, paper_models: l
     for member in GROUPS.get(group).members:
         member_rows(member)
     total = groups.get(group, {})
-    row(f"**{group} average**", f"mean of {len(GROUPS.get(group).members)} headline scores", total.get("official"),
-        (GROUPS.get(group).paper or {}).get("overall"))
+    row(f"{group} average", f"mean of {len(GROUPS.get(group).members)} headline scores", total.get("official"),
+        (GROUPS.get(group).paper or {}).get("overall"), bold=True)
     lines.append("")
     return "\n".join(lines) + "\n"
