@@ -291,6 +291,7 @@ def _write_mindcube(name: str, rows: list[Row], directory: Path, rng: random.Ran
     """MindCube_tinybench.jsonl beside the other jsonl files of the release (which must not be read)."""
     _jsonl(rows, directory / "data" / "raw" / "MindCube_tinybench.jsonl")
     _jsonl(rows[:1], directory / "data" / "raw" / "MindCube_train.jsonl")
+    _jsonl(rows[:1], directory / "data" / "scaffold" / "all" / "MindCube_tinybench.jsonl")  # a derived copy
     for row in rows:
         for path in row["images"]:
             _png(rng, directory / "data" / path)

@@ -134,10 +134,12 @@ def data_files(directory: Path, spec: BenchmarkSpec) -> list[Path]:
                    and not any(part.startswith(".") for part in p.relative_to(directory).parts))
     if not files:
         raise DataUnavailableError(f"no {', '.join(DATA_SUFFIXES)} files under {directory}.")
-    # Named files (MindCube's MindCube_tinybench.jsonl among its other jsonl files) win when present.
-    chosen = sorted({f for pattern in spec.dataset.files for f in directory.glob(pattern) if f in files})
-    if chosen:
-        return _one_copy(chosen)
+    # Named files (MindCube's MindCube_tinybench.jsonl among its other jsonl files) win when present; the first
+    # pattern that matches decides, so a derived copy elsewhere in the tree (data/scaffold/...) is not read too.
+    for pattern in spec.dataset.files:
+        chosen = sorted(f for f in directory.glob(pattern) if f in files)
+        if chosen:
+            return _one_copy(chosen)
     config = spec.dataset.config
     if config:
         in_config = [f for f in files if config in f.relative_to(directory).parts or f.name.startswith(config)]
