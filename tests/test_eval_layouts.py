@@ -148,3 +148,30 @@ def test_a_split_that_is_not_there_names_the_splits_found(tmp_path):
 
     with pytest.raises(DataUnavailableError, match="'test'"):
         load_items(get_benchmark("blink-depth"), tmp_path / "blink")
+
+
+def test_a_load_dataset_cache_folder_reads_its_split(tmp_path):
+    import datasets
+
+    data = write_fixture("spatialbench", tmp_path / "raw", n=4)
+    parquet = next(data.rglob("*.parquet"))
+    datasets.load_dataset("parquet", data_files={"train": str(parquet), "test": str(parquet)},
+                          cache_dir=str(tmp_path / "cache"))
+    assert list((tmp_path / "cache").rglob("*-train.arrow"))  # the cache layout `load_dataset` writes
+    items = load_items(get_benchmark("spatialbench"), tmp_path / "cache")
+    assert len(items) == 4 and items[0].pil_images()[0].size == (96, 72)
+
+
+def test_3dsrbench_lmms_eval_parquet_reads_the_circular_config_only(tmp_path):
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{**r, "image": {"bytes": base64.b64decode(r["image"]), "path": None}} for r in fixture_rows("3dsrbench", 3)]
+    for config, chosen in (("3dsr_circular", rows), ("3dsr", [r for r in rows if "-" not in r["qid"]])):
+        (tmp_path / config).mkdir()
+        pq.write_table(pa.Table.from_pylist(chosen), tmp_path / config / "test-00000-of-00001.parquet")
+    items = load_items(get_benchmark("3dsrbench"), tmp_path)
+    assert len(items) == 12 and sum(i.extra["primary"] for i in items) == 3
+    assert {i.extra["tags"]["flip"] for i in items} == {"0", "1"}
