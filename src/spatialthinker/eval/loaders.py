@@ -305,10 +305,12 @@ def load_items(spec: BenchmarkSpec, data_path: str | os.PathLike[str] | None = N
     items: list[EvalItem] = []
     seen: set[str] = set()
     imageless = 0
+    layouts: dict[tuple[str, ...], BenchmarkSpec] = {}  # rows of one file share their columns: resolve once
     for index, row in enumerate(iter_rows(spec, data_path)):
         if index == 0:
             check_columns(spec, row)
-        layout = spec.for_row(row)
+        columns = tuple(sorted(str(k) for k in row))
+        layout = layouts.get(columns) or layouts.setdefault(columns, spec.for_row(row))
         item = map_row(layout, row, index)
         if not _keep(layout, item):
             continue

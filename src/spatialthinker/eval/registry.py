@@ -173,7 +173,7 @@ class BenchmarkSpec:
         return specs
 
     def for_row(self, row: dict[str, Any]) -> BenchmarkSpec:
-        """The layout whose columns the row has (the first row of a file decides for the whole file)."""
+        """The first layout (this entry's own, then ``layouts`` in order) whose columns the row has."""
         for spec in self.all_layouts():
             if all(column in row for column in spec.detect_columns()):
                 return spec

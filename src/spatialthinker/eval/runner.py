@@ -388,9 +388,8 @@ def run_evaluation(config: EvalConfig, progress: ProgressFn | None = None, keep_
     Example:
         >>> # run_evaluation(EvalConfig(["cv-bench"], model="tiny", data_path="cv_bench/", limit=8))
     """
-    from spatialthinker.eval.report import format_run
-
     from spatialthinker.eval.loaders import DataUnavailableError
+    from spatialthinker.eval.report import format_run
 
     names, groups = expand_names(config.benchmarks)
     backend = _LazyBackend(config)
