@@ -248,3 +248,16 @@ def test_cli_errors_are_messages(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 1  # offline and no --data-path
     assert "--data-path" in capsys.readouterr().err
     assert main(["eval", "report", str(tmp_path / "nothing")]) == 1
+
+
+def test_cli_resume_mismatch_is_a_message_and_overwrite_starts_over(tmp_path, capsys):
+    data = write_fixture("local-mc", tmp_path / "data", n=3)
+    base = ["eval", "--benchmark", "local-mc", "--data-path", str(data), "--backend", "dummy", "--model", "fixed:(A)",
+            "--out", str(tmp_path / "out")]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base + ["--max-new-tokens", "64"]) == 1
+    assert "max_new_tokens: 2048 -> 64" in capsys.readouterr().err
+    assert main(base + ["--max-new-tokens", "64", "--overwrite"]) == 0
+    fingerprint = json.loads((tmp_path / "out" / "local-mc" / "fingerprint.json").read_text())
+    assert fingerprint["max_new_tokens"] == 64 and fingerprint["n_items"] == 3

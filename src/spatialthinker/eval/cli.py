@@ -27,6 +27,7 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="transformers device (default: cuda if available)."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
     concurrency: int = typer.Option(4, "--concurrency", help="Concurrent HTTP requests (openai)."),
+    retries: int = typer.Option(4, "--retries", help="Retries (exponential backoff) of a failed request or batch before it is recorded as an error."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over instead of skipping scored items."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard earlier results in --out (other data, model or settings) and start over."),
     data_root: Optional[str] = typer.Option(None, "--data-root", help="Folder with one local copy per benchmark (org--name, name or benchmark)."),
@@ -42,7 +43,7 @@ def run(
     config = EvalConfig(benchmarks=benchmark, model=model, backend=backend, prompt_mode=prompt_mode, out=out,
                         limit=limit, data_path=data_path, batch_size=batch_size, max_new_tokens=max_new_tokens,
                         dtype=dtype, device=device, api_base=api_base, concurrency=concurrency, resume=not no_resume,
-                        overwrite=overwrite, data_root=data_root)
+                        overwrite=overwrite, data_root=data_root, retries=retries)
     results = _run_with_progress(config, run_evaluation)
     from spatialthinker.eval.report import format_run
 
