@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
-from spatialthinker.eval.backends import BackendSettings, GenerationRequest, create_backend
+from spatialthinker.eval.backends import BackendSettings, GenerationFailure, GenerationRequest, create_backend
 
 require_vllm = pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed")
 
@@ -18,7 +18,7 @@ class FakeServer:
     """A chat-completions endpoint on 127.0.0.1 that records payloads, fails the first ``fail_first`` calls with
     503, and tracks the peak number of requests in flight."""
 
-    def __init__(self, fail_first: int = 0, delay_s: float = 0.0):
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0, status: int = 503):
         self.payloads, self.calls, self.in_flight, self.peak = [], 0, 0, 0
         self.lock = threading.Lock()
         server = self
@@ -39,7 +39,7 @@ class FakeServer:
                     server.in_flight -= 1
                     server.payloads.append(body)
                 if call <= fail_first:
-                    self.send_response(503)
+                    self.send_response(status)
                     self.end_headers()
                     return
                 text = body["messages"][0]["content"][-1]["text"]
@@ -91,12 +91,14 @@ def test_openai_retries_then_succeeds():
     assert server.calls == 3
 
 
-def test_openai_gives_up_with_empty_output():
-    server = FakeServer(fail_first=100)
+@pytest.mark.parametrize("status, calls", [(500, 2), (401, 1)])  # 5xx is retried, 401 cannot get better
+def test_openai_failure_is_a_failure_not_an_empty_answer(status, calls):
+    server = FakeServer(fail_first=100, status=status)
     with server as url:
         settings = BackendSettings(model="m", api_base=url, retries=1, options={"backoff_s": 0.01})
-        assert create_backend("openai", settings).generate(requests(1, image=False)) == [""]
-    assert server.calls == 2
+        [output] = create_backend("openai", settings).generate(requests(1, image=False))
+    assert isinstance(output, GenerationFailure) and str(status) in output.message
+    assert server.calls == calls
 
 
 def test_openai_concurrency_is_bounded():
@@ -116,7 +118,9 @@ def test_replay(tmp_path):
     path = tmp_path / "outputs.jsonl"
     path.write_text('{"id": "0", "output": "(A)"}\n\n{"id": "1", "output": "(B)"}\n')
     backend = create_backend("replay", BackendSettings(model=str(path)))
-    assert backend.generate(requests(3, image=False)) == ["(A)", "(B)", ""]  # a missing id is a parse failure
+    first, second, missing = backend.generate(requests(3, image=False))
+    assert (first, second) == ("(A)", "(B)")
+    assert isinstance(missing, GenerationFailure) and "'2'" in missing.message  # an error, not a wrong answer
     assert backend.missing == 1
 
 

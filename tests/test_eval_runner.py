@@ -1,12 +1,15 @@
 """run_evaluation and the CLI: output layout, resume with correct counts, prompt modes, reports, replay."""
 
 import json
+import re
 
 import pytest
 
 from spatialthinker.cli import main
 from spatialthinker.eval import EvalConfig, run_evaluation
+from spatialthinker.eval.backends import GenerationFailure
 from spatialthinker.eval.backends.simple import DummyBackend
+from spatialthinker.eval.fingerprint import FingerprintMismatch
 from spatialthinker.eval.fixtures import write_fixture
 from spatialthinker.eval.loaders import load_items
 from spatialthinker.eval.registry import BACKENDS, get_benchmark
@@ -40,7 +43,8 @@ def lines(path):
 
 
 def config(data, out, **kwargs):
-    return EvalConfig(["local-mc"], model="fixed:x", backend="counting-test", out=str(out), data_path=data, **kwargs)
+    kwargs = {"model": "fixed:x", "backend": "counting-test", **kwargs}
+    return EvalConfig(["local-mc"], out=str(out), data_path=data, **kwargs)
 
 
 def test_output_layout(data, tmp_path):
@@ -81,23 +85,106 @@ def test_resume_skips_scored_items_and_counts_stay_right(data, tmp_path):
     assert run_evaluation(config(data, out, limit=2)).summaries["local-mc"]["n"] == 2
 
 
-def test_resume_refuses_another_prompt_mode(data, tmp_path):
+@pytest.mark.parametrize("change, message", [
+    ({"prompt_mode": "direct"}, "prompt_mode: 'spatialthinker' -> 'direct'"),
+    ({"max_new_tokens": 64}, "max_new_tokens: 2048 -> 64"),
+    ({"model": "fixed:y"}, "model: 'fixed:x' -> 'fixed:y'"),
+])
+def test_resume_with_other_settings_says_what_changed(data, tmp_path, change, message):
     run_evaluation(config(data, tmp_path / "out", limit=2))
-    with pytest.raises(ValueError, match="prompt mode"):
-        run_evaluation(config(data, tmp_path / "out", limit=2, prompt_mode="direct"))
+    with pytest.raises(FingerprintMismatch, match=re.escape(message)):
+        run_evaluation(config(data, tmp_path / "out", limit=2, **change))
+    # --overwrite starts over with the new settings
+    summary = run_evaluation(config(data, tmp_path / "out", limit=2, overwrite=True, **change)).summaries["local-mc"]
+    assert summary["complete"] and len(lines(tmp_path / "out" / "local-mc" / "items.jsonl")) == 2
 
 
-def test_resume_refuses_another_model(data, tmp_path):
+def test_resume_with_other_data_path_stops(data, tmp_path):
+    other = str(write_fixture("local-mc", tmp_path / "other", n=10, seed=7))
     run_evaluation(config(data, tmp_path / "out", limit=2))
-    other = EvalConfig(["local-mc"], model="fixed:y", backend="counting-test", out=str(tmp_path / "out"), data_path=data)
-    with pytest.raises(ValueError, match="model"):
-        run_evaluation(other)
+    with pytest.raises(FingerprintMismatch, match="data: "):
+        run_evaluation(config(other, tmp_path / "out", limit=2))
+
+
+def test_edited_item_is_caught_even_when_only_some_were_scored(tmp_path):
+    data = tmp_path / "data"
+    write_fixture("local-mc", data, n=6)
+    run_evaluation(config(str(data), tmp_path / "out", limit=2))
+    write_fixture("local-mc", data, n=6, seed=3)  # same file, other content
+    with pytest.raises(FingerprintMismatch, match="content of 2 scored item"):
+        run_evaluation(config(str(data), tmp_path / "out"))
 
 
 def test_no_resume_starts_over(data, tmp_path):
     run_evaluation(config(data, tmp_path / "out", limit=3))
     run_evaluation(config(data, tmp_path / "out", limit=2, resume=False))
     assert len(lines(tmp_path / "out" / "local-mc" / "items.jsonl")) == 2
+
+
+# ------------------------------------------------------------------------------------------ backend failures
+class FlakyBackend(DummyBackend):
+    """Fails the ids in ``failing`` (a GenerationFailure each) and raises for a batch while ``raise_batches`` > 0."""
+
+    name = "flaky-test"
+    failing: set[str] = set()
+    raise_batches = 0
+    served: list[str] = []
+
+    def generate(self, requests):
+        if FlakyBackend.raise_batches > 0:
+            FlakyBackend.raise_batches -= 1
+            raise RuntimeError("server went away")
+        FlakyBackend.served.extend(r.item_id for r in requests)
+        return [GenerationFailure("HTTP 500") if r.item_id in FlakyBackend.failing else "<answer>(A)</answer>"
+                for r in requests]
+
+
+if "flaky-test" not in BACKENDS:
+    BACKENDS.register("flaky-test", FlakyBackend)
+
+
+def flaky(data, out, **kwargs):
+    return EvalConfig(["local-mc"], model="fixed:x", backend="flaky-test", out=str(out), data_path=data,
+                      retry_backoff_s=0.5, **kwargs)
+
+
+def test_failed_items_are_errors_and_only_they_are_retried(data, tmp_path, monkeypatch):
+    FlakyBackend.failing, FlakyBackend.raise_batches, FlakyBackend.served = {"q1", "q4"}, 0, []
+    first = run_evaluation(flaky(data, tmp_path / "out", limit=6))
+    summary = first.summaries["local-mc"]
+    assert not first.complete and summary["complete"] is False and summary["errors"] == 2
+    assert summary["n"] == 4  # errors are not answers: left out of the score, not counted wrong
+    errors = [r for r in lines(tmp_path / "out" / "local-mc" / "items.jsonl") if r["error"]]
+    assert {r["id"] for r in errors} == {"q1", "q4"} and all(r["error"] == "HTTP 500" for r in errors)
+    FlakyBackend.failing, FlakyBackend.served = set(), []
+    second = run_evaluation(flaky(data, tmp_path / "out", limit=6))
+    assert FlakyBackend.served == ["q1", "q4"]  # only the failed items are asked again
+    again = second.summaries["local-mc"]
+    assert second.complete and again["errors"] == 0 and again["n"] == 6
+
+
+def test_a_raising_backend_is_retried_with_backoff_then_recorded(data, tmp_path, monkeypatch):
+    waits = []
+    monkeypatch.setattr("spatialthinker.eval.runner._sleep", waits.append)
+    FlakyBackend.failing, FlakyBackend.raise_batches, FlakyBackend.served = set(), 2, []
+    summary = run_evaluation(flaky(data, tmp_path / "out", limit=3, retries=3)).summaries["local-mc"]
+    assert waits == [0.5, 1.0] and summary["complete"] and summary["errors"] == 0  # third attempt succeeded
+    FlakyBackend.raise_batches = 10
+    gave_up = run_evaluation(flaky(data, tmp_path / "out2", limit=3, retries=2)).summaries["local-mc"]
+    assert gave_up["errors"] == 3 and gave_up["complete"] is False and gave_up["n"] == 0
+    FlakyBackend.raise_batches = 0
+
+
+def test_openai_server_errors_make_the_run_incomplete(data, tmp_path):
+    from test_eval_backends import FakeServer
+
+    server = FakeServer(fail_first=100, status=500)
+    with server as url:
+        cfg = EvalConfig(["local-mc"], model="m", backend="openai", api_base=url, out=str(tmp_path / "out"),
+                         data_path=data, limit=2, retries=1, retry_backoff_s=0.01)
+        results = run_evaluation(cfg)
+    summary = results.summaries["local-mc"]
+    assert not results.complete and summary["errors"] == 2 and summary["n"] == 0
 
 
 def test_config_rejects_bad_input(data):
@@ -107,6 +194,7 @@ def test_config_rejects_bad_input(data):
         EvalConfig(["cv-bench"], model="x", prompt_mode="fancy")
     with pytest.raises(ValueError, match="NAME=PATH"):
         EvalConfig(["cv-bench", "mmvp"], model="x", data_path=data)
+    EvalConfig(["blink"], model="x", data_path=data)  # BLINK's tasks share one dataset folder
     with pytest.raises(ValueError, match="limit"):
         EvalConfig(["cv-bench"], model="x", limit=0)
 
@@ -160,3 +248,16 @@ def test_cli_errors_are_messages(tmp_path, capsys):
                  "--out", str(tmp_path)]) == 1  # offline and no --data-path
     assert "--data-path" in capsys.readouterr().err
     assert main(["eval", "report", str(tmp_path / "nothing")]) == 1
+
+
+def test_cli_resume_mismatch_is_a_message_and_overwrite_starts_over(tmp_path, capsys):
+    data = write_fixture("local-mc", tmp_path / "data", n=3)
+    base = ["eval", "--benchmark", "local-mc", "--data-path", str(data), "--backend", "dummy", "--model", "fixed:(A)",
+            "--out", str(tmp_path / "out")]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base + ["--max-new-tokens", "64"]) == 1
+    assert "max_new_tokens: 2048 -> 64" in capsys.readouterr().err
+    assert main(base + ["--max-new-tokens", "64", "--overwrite"]) == 0
+    fingerprint = json.loads((tmp_path / "out" / "local-mc" / "fingerprint.json").read_text())
+    assert fingerprint["max_new_tokens"] == 64 and fingerprint["n_items"] == 3

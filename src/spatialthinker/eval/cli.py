@@ -1,4 +1,5 @@
-"""`spatialthinker eval` (run benchmarks), `eval report` (compare runs), `eval ls` and `eval validate`."""
+"""`spatialthinker eval` (run benchmarks), `eval suite` (the paper's suite beside its published numbers),
+`eval report` (compare runs), `eval ls` and `eval validate`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="transformers device (default: cuda if available)."),
     api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
     concurrency: int = typer.Option(4, "--concurrency", help="Concurrent HTTP requests (openai)."),
+    retries: int = typer.Option(4, "--retries", help="Retries (exponential backoff) of a failed request or batch before it is recorded as an error."),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over instead of skipping scored items."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Discard earlier results in --out (other data, model or settings) and start over."),
+    data_root: Optional[str] = typer.Option(None, "--data-root", help="Folder with one local copy per benchmark (org--name, name or benchmark)."),
 ) -> None:
     """Run benchmarks (when no subcommand is given): spatialthinker eval --benchmark cv-bench --model PATH."""
     if ctx.invoked_subcommand is not None:
@@ -38,7 +42,8 @@ def run(
 
     config = EvalConfig(benchmarks=benchmark, model=model, backend=backend, prompt_mode=prompt_mode, out=out,
                         limit=limit, data_path=data_path, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                        dtype=dtype, device=device, api_base=api_base, concurrency=concurrency, resume=not no_resume)
+                        dtype=dtype, device=device, api_base=api_base, concurrency=concurrency, resume=not no_resume,
+                        overwrite=overwrite, data_root=data_root, retries=retries)
     results = _run_with_progress(config, run_evaluation)
     from spatialthinker.eval.report import format_run
 
@@ -60,6 +65,41 @@ def _run_with_progress(config, run_evaluation):  # type: ignore[no-untyped-def]
             bar.advance(tasks[name], done)
 
         return run_evaluation(config, progress)
+
+
+@eval_app.command("suite")
+def suite(
+    model: str = typer.Option(..., "--model", "-m", help="As for `eval`: checkpoint, served name, replay JSONL, dummy mode."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers | vllm | openai | replay | dummy"),
+    prompt_mode: Optional[str] = typer.Option(None, "--prompt-mode", help="Recorded in the table; default: each entry's."),
+    group: str = typer.Option("paper-12", "--group", help="The suite to run (a group of `eval ls`)."),
+    out: str = typer.Option("runs/paper-12", "--out", "-o", help="Output directory (resumes when it holds a run)."),
+    data_root: Optional[str] = typer.Option(None, "--data-root", help="Folder with one local copy per benchmark."),
+    data_path: Optional[str] = typer.Option(None, "--data-path", help="NAME=PATH,NAME=PATH for single benchmarks."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N items of each benchmark (smoke test)."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Items per generate call."),
+    api_base: Optional[str] = typer.Option(None, "--api-base", help="OpenAI-compatible base URL."),
+    paper_model: Optional[list[str]] = typer.Option(None, "--paper-model", help="Published columns (default Qwen2.5-VL-7B, SpatialThinker-7B)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Discard earlier results in --out and start over."),
+) -> None:
+    """Run the paper's benchmark suite and write comparison.md: our headline scores beside the published ones.
+
+    A benchmark whose data cannot be read is listed as not evaluated and the average is marked partial."""
+    from pathlib import Path
+
+    from spatialthinker.eval.report import DEFAULT_PAPER_MODELS
+    from spatialthinker.eval.runner import EvalConfig, run_evaluation
+    from spatialthinker.eval.suite import suite_table
+
+    config = EvalConfig(benchmarks=[group], model=model, backend=backend, prompt_mode=prompt_mode, out=out,
+                        limit=limit, data_path=data_path, batch_size=batch_size, api_base=api_base,
+                        overwrite=overwrite, data_root=data_root)
+    results = _run_with_progress(config, lambda c, p: run_evaluation(c, p, keep_going=True))
+    table = suite_table(out, group, list(paper_model or DEFAULT_PAPER_MODELS))
+    (Path(out) / "comparison.md").write_text(table, encoding="utf-8")
+    typer.echo(table)
+    typer.echo(f"comparison in {out}/comparison.md")
+    raise typer.Exit(0 if results.complete else 1)
 
 
 @eval_app.command("report")
@@ -90,8 +130,9 @@ def ls() -> None:
         spec = BENCHMARKS.get(name)
         where = spec.dataset.path or "(local: --data-path)"
         config = f" [{spec.dataset.config}]" if spec.dataset.config else ""
+        layouts = ", ".join(s.layout for s in spec.all_layouts())
         typer.echo(f"{name:20} v{spec.version}  {where}{config} @{spec.dataset.split}  style={spec.prompt_style}  "
-                   f"official={spec.official or 'accuracy'}")
+                   f"official={spec.official or 'accuracy'}  layouts: {layouts}")
     for name in GROUPS:
         typer.echo(f"{name:20} group: mean of {', '.join(GROUPS.get(name).members)}")
 
@@ -119,7 +160,9 @@ def validate(
         if data_path:
             items = load_items(spec, data_path, limit)
             counts = Counter(item.category for item in items)
+            layouts = sorted({str(item.extra.get("layout")) for item in items})
             line += f", {len(items)} items " + ", ".join(f"{c or '-'}={k}" for c, k in sorted(counts.items()))
+            line += f" (layout: {'; '.join(layouts)})"
         typer.echo(line)
 
 

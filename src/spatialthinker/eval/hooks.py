@@ -10,12 +10,12 @@ import re
 from dataclasses import replace
 
 from spatialthinker.eval.extract import answer_letter, normalize_text
-from spatialthinker.eval.items import EvalItem, to_pil
+from spatialthinker.eval.items import EvalItem
 from spatialthinker.prompts import LETTERS, parse_ground_truth
 
 _LINE_OPTION = re.compile(r"(?m)^[ \t]*\(?([A-Ja-j])[.):][ \t]+(.+?)[ \t]*$")
 _PAREN_OPTION = re.compile(r"\(([A-Ja-j])\)\s*")
-_DOT_OPTION = re.compile(r"(?:^|(?<=\s))([A-J])[.)]\s+")  # inline "A. x B. y" (MindCube)
+_DOT_OPTION = re.compile(r"(?:^|(?<=\s))([A-J])[.):]\s+")  # inline "A. x B. y" (MindCube), "A: x, B: y" (MMStar)
 _HEADER = re.compile(r"(?is)\s*(?:options|choices)\s*:?\s*$")
 # Instructions benchmarks append to the question; our prompt styles add their own, so they are removed.
 _INSTRUCTION = re.compile(
@@ -87,6 +87,39 @@ def pair_by_order(item: EvalItem) -> EvalItem:
     return item
 
 
+def mindcube_setting(item: EvalItem) -> EvalItem:
+    """MindCube's setting (among / around / rotation) is the first ``_`` word of its id; ``aroundnew`` is around.
+
+    Its ``category`` column is a list of finer tags, kept as the ``tags`` tag (lmms-eval ``mindcube/utils.py``
+    scores by the id's setting).
+    """
+    setting = item.id.split("_", 1)[0].lower()
+    setting = "around" if setting == "aroundnew" else setting
+    item.extra.setdefault("tags", {})["tags"] = item.category
+    item.category = setting if setting in ("among", "around", "rotation") else "other"
+    return item
+
+
+_QID = re.compile(r"^(?P<base>.+?)(?P<flip>-flip)?(?:-(?P<rotation>\d+))?$")
+
+
+def qid_variant(item: EvalItem) -> EvalItem:
+    """3DSRBench's own variants: ``qid`` ``X`` (the question), ``X-1..3`` (options rotated), ``X-flip`` and
+    ``X-flip-1..3`` (the benchmark's curated flipped question).
+
+    Only the plain question is primary (plain accuracy counts each question once); ``group_id`` is the base qid
+    and the ``flip`` / ``rotation`` tags let the aggregates group variants as VLMEvalKit and lmms-eval do
+    (lmms-eval ``3dsrbench/utils.py``).
+    """
+    qid = item.extra.get("tags", {}).get("qid") or item.id
+    match = _QID.match(qid)
+    base, flip, rotation = match["base"], bool(match["flip"]), match["rotation"] or "0"
+    item.extra["group_id"] = base
+    item.extra["primary"] = not flip and rotation == "0"
+    item.extra["tags"].update(qid=qid, base_qid=base, flip="1" if flip else "0", rotation=rotation)
+    return item
+
+
 def stvqa_scene(item: EvalItem) -> EvalItem:
     """STVQA's ``answer_option_text`` holds the GT scene graph; keep it for scene-graph quality."""
     raw = item.extra.pop("scene", None)
@@ -115,31 +148,3 @@ def _rotations(item: EvalItem) -> list[EvalItem]:
 def expand_circular(item: EvalItem) -> list[EvalItem]:
     """One variant per rotation of the options: only a model that follows the content, not a position, passes."""
     return _rotations(item)
-
-
-_LR = re.compile(r"\b(left|right)\b", re.I)
-
-
-def _swap_left_right(text: str) -> str:
-    def swap(match: re.Match[str]) -> str:
-        word = "right" if match.group(1).lower() == "left" else "left"
-        return word.capitalize() if match.group(1)[0].isupper() else word
-    return _LR.sub(swap, text)
-
-
-def expand_circular_flip(item: EvalItem) -> list[EvalItem]:
-    """3DSRBench CircularEval + FlipEval: every rotation, on the image and on its mirror image.
-
-    Mirroring swaps left and right, so the mirrored variants swap those words in the question and options; the
-    correct option keeps its letter. Images are mirrored lazily here (decoded once per item).
-    """
-    from PIL import ImageOps
-
-    flipped = replace(item, id=f"{item.id}#f", images=[ImageOps.mirror(to_pil(i)) for i in item.images],
-                      question=_swap_left_right(item.question),
-                      choices=tuple(_swap_left_right(c) for c in item.choices), extra=dict(item.extra))
-    variants = _rotations(item)
-    mirrored = _rotations(flipped)
-    for variant in mirrored:
-        variant.extra.update(group_id=item.id, primary=False)
-    return variants + mirrored

@@ -9,7 +9,7 @@ from typing import Any
 from spatialthinker.images import open_image
 
 #: Bumped when the layout of a line in ``items.jsonl`` changes; the report/viewer code reads it.
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
 
 
 @dataclass(slots=True)
@@ -71,8 +71,9 @@ def to_pil(image: Any) -> Any:
 class ItemRecord:
     """One scored item: a line of ``items.jsonl``. Everything a report or viewer needs, nothing re-parsed later.
 
-    ``primary`` is False for the extra variants of circular scoring (rotated options, flipped image); plain
-    accuracy counts primary records only.
+    ``primary`` is False for the extra variants of circular scoring (rotated options, 3DSRBench's flipped
+    questions); plain accuracy counts primary records only. A record with ``error`` holds no answer at all and is
+    left out of every score.
     """
 
     id: str
@@ -91,6 +92,8 @@ class ItemRecord:
     group_id: str | None = None  # base item of a circular variant, or the MMVP pair
     tags: dict[str, str] = field(default_factory=dict)  # extra grouping fields (CV-Bench source, STVQA level)
     scene: dict[str, Any] | None = None  # scene-graph quality of this output, when measurable
+    error: str | None = None  # the backend failed on this item after its retries: not scored, retried next run
+    item_hash: str = ""  # content hash of the item (question, options, answer, images) this output answers
     schema_version: int = RECORD_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

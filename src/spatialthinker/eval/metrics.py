@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from spatialthinker.eval.items import ItemRecord
@@ -80,12 +80,14 @@ def _accuracy_by(records: Iterable[ItemRecord], by: str = "category") -> dict[st
 # Each aggregate takes the benchmark's records and its YAML parameters and returns named results.
 
 def macro_of_groups(records: list[ItemRecord], name: str, groups: dict[str, list[str]], by: str = "category",
-                    match: str = "exact", **_: Any) -> dict[str, dict[str, Any]]:
+                    match: str = "exact", require_all: bool = False, **_: Any) -> dict[str, dict[str, Any]]:
     """Accuracy of each group as the macro mean of its members, and ``name`` = mean of the groups.
 
-    CV-Bench's official score (its README): 2D = mean of the ADE20K and COCO source accuracies, 3D = Omni3D
-    accuracy, overall = mean of 2D and 3D. With ``match: prefix`` members are prefixes of the field value
-    (3DSRBench's fine categories ``location_above`` roll up into ``location``).
+    CV-Bench's official score (its README; lmms-eval ``cv_bench/utils.py``): 2D = mean of the ADE20K and COCO
+    source accuracies, 3D = Omni3D accuracy, overall = mean of 2D and 3D. With ``require_all`` the overall score
+    exists only when every group has items: with the 3D part missing, ``name`` is marked ``partial`` (accuracy
+    None, ``missing`` lists the groups) instead of silently equalling the 2D accuracy. With ``match: prefix``
+    members are prefixes of the field value (3DSRBench's ``location_above`` rolls up into ``location``).
     """
     by_value = _accuracy_by(records, by)
     results: dict[str, dict[str, Any]] = {}
@@ -95,6 +97,11 @@ def macro_of_groups(records: list[ItemRecord], name: str, groups: dict[str, list
         else:
             parts = [by_value[m] for m in members if m in by_value]
         results[group] = macro_mean(parts)
+    missing = [g for g in groups if not results[g].get("n")]
+    if require_all and missing:
+        results[name] = {"n": sum(results[g]["n"] for g in groups), "accuracy": None, "ci95": [None, None],
+                         "partial": True, "missing": missing}
+        return results
     results[name] = macro_mean([results[g] for g in groups])
     return results
 
@@ -116,11 +123,7 @@ def _all_correct_by_group(records: list[ItemRecord]) -> dict[str, dict[str, Any]
 
 
 def circular_accuracy(records: list[ItemRecord], name: str, **_: Any) -> dict[str, dict[str, Any]]:
-    """3DSRBench CircularEval (+ FlipEval): an item counts only if *every* variant of it is right.
-
-    The variants (options rotated, image mirrored with left/right swapped) come from the ``circular_flip`` item
-    expander; a model that guesses a fixed letter, or ignores the image's handedness, fails the item.
-    """
+    """CircularEval over the ``circular`` expander's variants: an item counts only if every rotation is right."""
     groups = _all_correct_by_group(records)
     return {name: proportion(sum(all(v) for v in groups.values()), len(groups))}
 
@@ -134,6 +137,53 @@ def pair_accuracy(records: list[ItemRecord], name: str, size: int = 2, **_: Any)
     return {name: proportion(sum(all(v) for v in groups.values()), len(groups))}
 
 
+def _matches(record: ItemRecord, conditions: dict[str, Any]) -> bool:
+    return bool(conditions) and all(_field(record, key) == str(value) for key, value in conditions.items())
+
+
+def all_correct_by(records: list[ItemRecord], name: str, keys: list[str], exclude: dict[str, Any] | None = None,
+                   **_: Any) -> dict[str, dict[str, Any]]:
+    """Share of groups (records with equal ``keys`` fields) whose every record is right.
+
+    HallusionBench's official consistency metrics (lmms-eval ``hallusion_bench/utils.py``): qAcc groups by
+    category, subcategory, set_id and question_id (one question asked of several figures); fAcc by category,
+    subcategory, set_id and figure_id (every question of one figure), leaving out VS rows of figure 0, which
+    have no figure (``exclude: {category: VS, figure_id: "0"}``). Every record counts, primary or not.
+    """
+    groups: dict[tuple[str, ...], list[bool]] = defaultdict(list)
+    for record in records:
+        if not _matches(record, exclude or {}):
+            groups[tuple(_field(record, key) for key in keys)].append(record.correct)
+    return {name: proportion(sum(all(v) for v in groups.values()), len(groups))}
+
+
+def qid_variant_accuracy(records: list[ItemRecord], prefix: str = "", **_: Any) -> dict[str, dict[str, Any]]:
+    """3DSRBench's four official numbers from the benchmark's own variant rows (tags set by ``qid_variant``).
+
+    As VLMEvalKit and lmms-eval (``3dsrbench/utils.py``) define them: ``vanilla`` = plain questions only;
+    ``circular`` = a question (and, separately, its flipped question) counts when all option rotations are right;
+    ``flip`` = a question and its flipped version, at the same rotation, both right; ``flip_circular`` = every
+    variant of the base question right. ``all_rows`` is the mean over every row (lmms-eval's ``vanilla_accuracy``).
+    """
+    def grouped(key: Callable[[ItemRecord], tuple[str, ...]]) -> dict[str, Any]:
+        groups: dict[tuple[str, ...], list[bool]] = defaultdict(list)
+        for record in records:
+            groups[key(record)].append(record.correct)
+        return proportion(sum(all(v) for v in groups.values()), len(groups))
+
+    def tag(record: ItemRecord, name: str) -> str:
+        return str((record.tags or {}).get(name, ""))
+
+    plain = [r for r in records if tag(r, "flip") == "0" and tag(r, "rotation") == "0"]
+    return {
+        f"{prefix}vanilla": proportion(sum(r.correct for r in plain), len(plain)),
+        f"{prefix}circular": grouped(lambda r: (tag(r, "base_qid"), tag(r, "flip"))),
+        f"{prefix}flip": grouped(lambda r: (tag(r, "base_qid"), tag(r, "rotation"))),
+        f"{prefix}flip_circular": grouped(lambda r: (tag(r, "base_qid"),)),
+        f"{prefix}all_rows": proportion(sum(r.correct for r in records), len(records)),
+    }
+
+
 # ------------------------------------------------------------------------------------------ summary
 def summarize(records: list[ItemRecord], aggregates: Sequence[dict[str, Any]] = (), official: str | None = None) -> dict[str, Any]:
     """Overall and per-category accuracy, parse-failure rate, aggregates and scene-graph quality of one benchmark.
@@ -143,6 +193,8 @@ def summarize(records: list[ItemRecord], aggregates: Sequence[dict[str, Any]] = 
     """
     from spatialthinker.eval.registry import AGGREGATES
 
+    errors = [r for r in records if r.error]
+    records = [r for r in records if not r.error]
     primary = [r for r in records if r.primary]
     failures = sum(r.parse_failed for r in primary)
     overall = proportion(sum(r.correct for r in primary), len(primary))
@@ -153,6 +205,7 @@ def summarize(records: list[ItemRecord], aggregates: Sequence[dict[str, Any]] = 
     summary = {
         **overall,
         "parse_failures": failures,
+        "errors": len(errors),
         "parse_failure_rate": failures / len(primary) if primary else float("nan"),
         "n_records": len(records),
         "per_category": _accuracy_by(records),

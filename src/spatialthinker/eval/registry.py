@@ -37,16 +37,19 @@ ITEM_HOOKS.register("embedded_choices", f"{_E}.hooks:embedded_choices")
 ITEM_HOOKS.register("pair_by_order", f"{_E}.hooks:pair_by_order")
 ITEM_HOOKS.register("yes_no_choices", f"{_E}.hooks:yes_no_choices")
 ITEM_HOOKS.register("stvqa_scene", f"{_E}.hooks:stvqa_scene")
+ITEM_HOOKS.register("mindcube_setting", f"{_E}.hooks:mindcube_setting")
+ITEM_HOOKS.register("qid_variant", f"{_E}.hooks:qid_variant")
 
 EXPANDERS: Registry[Any] = Registry("item expander")
 EXPANDERS.register("circular", f"{_E}.hooks:expand_circular")
-EXPANDERS.register("circular_flip", f"{_E}.hooks:expand_circular_flip")
 
 AGGREGATES: Registry[Any] = Registry("aggregate")
 AGGREGATES.register("macro_of_groups", f"{_E}.metrics:macro_of_groups")
 AGGREGATES.register("macro_of_categories", f"{_E}.metrics:macro_of_categories")
 AGGREGATES.register("circular", f"{_E}.metrics:circular_accuracy")
 AGGREGATES.register("pairs", f"{_E}.metrics:pair_accuracy")
+AGGREGATES.register("all_correct_by", f"{_E}.metrics:all_correct_by")
+AGGREGATES.register("qid_variants", f"{_E}.metrics:qid_variant_accuracy")
 
 BACKENDS: Registry[Any] = Registry("backend")
 BACKENDS.register("transformers", f"{_E}.backends.hf:TransformersBackend")
@@ -66,6 +69,7 @@ class DatasetSpec:
     path: str | None = None  # hub id; None for local-only entries (``--data-path`` required)
     config: str | None = None
     split: str = "test"
+    files: list[str] = field(default_factory=list)  # globs naming the split's files in a local copy (MindCube)
 
 
 @dataclass(slots=True)
@@ -95,12 +99,21 @@ class BenchmarkSpec:
     filter: dict[str, list[str]] = field(default_factory=dict)
     aggregates: list[dict[str, Any]] = field(default_factory=list)
     official: str | None = None  # name of the aggregate that is the official score; None = plain accuracy
+    headline: str | None = None  # metric compared with the paper in suite tables; None = the official score
+    require_images: bool = False  # drop rows without an image (HallusionBench's image split)
     paper: dict[str, str] = field(default_factory=dict)  # our metric name -> key in paper_numbers.yaml
     source: str = ""
+    layout: str = "default"  # name of the layout these fields describe
+    layout_source: str = ""  # where that layout was checked (repo/path), shown by `eval ls`
+    detect: list[str] = field(default_factory=list)  # columns that identify this layout in a first row
+    layouts: list[dict[str, Any]] = field(default_factory=list)  # other published layouts: name, detect, overrides
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset, dict):
             self.dataset = DatasetSpec(**self.dataset)
+        for layout in self.layouts:
+            if "name" not in layout or "detect" not in layout:
+                raise ValueError(f"{self.name}: every entry of layouts needs 'name' and 'detect' ({self.source}).")
         if self.choices_format not in CHOICE_FORMATS:
             raise ValueError(f"{self.name}: choices_format must be one of {CHOICE_FORMATS}, got {self.choices_format!r}.")
         if self.answer_format not in ANSWER_FORMATS:
@@ -110,27 +123,73 @@ class BenchmarkSpec:
         for key in ("question", "answer"):
             if key not in self.columns:
                 raise ValueError(f"{self.name}: columns must map {key!r} (from {self.source or 'the entry'}).")
-        names = [a.get("name") for a in self.aggregates]
+        names = [n for a in self.aggregates for n in [a.get("name"), *a.get("groups", {}), *a.get("provides", [])] if n]
         if self.official is not None and self.official not in names:
             raise ValueError(f"{self.name}: official {self.official!r} is not one of its aggregates {names}.")
+        if self.headline is not None and self.headline not in [*names, "accuracy"]:
+            raise ValueError(f"{self.name}: headline {self.headline!r} is not 'accuracy' or one of {names}.")
 
     def validate(self) -> None:
         """Resolve every named component, so a typo fails at start-up rather than after generation."""
         from spatialthinker.prompts import PROMPT_STYLES
 
-        PROMPT_STYLES.get(self.prompt_style)
-        EXTRACTORS.get(self.extractor)
-        for hook in self.hooks:
-            ITEM_HOOKS.get(hook)
-        if self.expand:
-            EXPANDERS.get(self.expand)
-        for aggregate in self.aggregates:
-            AGGREGATES.get(aggregate["kind"])
+        for spec in self.all_layouts():
+            PROMPT_STYLES.get(spec.prompt_style)
+            EXTRACTORS.get(spec.extractor)
+            for hook in spec.hooks:
+                ITEM_HOOKS.get(hook)
+            if spec.expand:
+                EXPANDERS.get(spec.expand)
+            for aggregate in spec.aggregates:
+                AGGREGATES.get(aggregate["kind"])
 
     @property
     def image_columns(self) -> list[str]:
         images = self.columns.get("images", [])
         return [images] if isinstance(images, str) else list(images)
+
+    def detect_columns(self) -> list[str]:
+        """Columns a row must have to be read with this layout (``detect``, else every mapped column)."""
+        if self.detect:
+            return list(self.detect)
+        needed = [*_as_columns(self.columns.get("question")), *_as_columns(self.columns.get("answer")), *self.image_columns]
+        if self.choices_format == "list" and self.columns.get("choices"):
+            needed.append(self.columns["choices"])
+        if self.choices_format == "columns":
+            needed.extend(self.columns["choices"][:2])
+        return needed
+
+    def all_layouts(self) -> list[BenchmarkSpec]:
+        """This entry and each of its alternative layouts as a complete spec, in the order they are tried."""
+        from dataclasses import replace
+
+        specs = [self]
+        for layout in self.layouts:
+            overrides = {k: v for k, v in layout.items() if k not in ("name", "source")}
+            if isinstance(overrides.get("dataset"), dict):
+                overrides["dataset"] = replace(self.dataset, **overrides["dataset"])
+            specs.append(replace(self, layout=layout["name"], layout_source=layout.get("source", ""), layouts=[],
+                                 **overrides))
+        return specs
+
+    def for_row(self, row: dict[str, Any]) -> BenchmarkSpec:
+        """The first layout (this entry's own, then ``layouts`` in order) whose columns the row has."""
+        for spec in self.all_layouts():
+            if all(column in row for column in spec.detect_columns()):
+                return spec
+        wanted = "; ".join(f"{s.layout}: {s.detect_columns()}" for s in self.all_layouts())
+        raise LayoutError(f"{self.name}: the data has columns {sorted(row)}, which match none of its layouts ({wanted}). "
+                          f"Is --data-path the right dataset and split?")
+
+
+class LayoutError(ValueError):
+    """The rows match none of a benchmark's known layouts; the message lists each layout's columns."""
+
+
+def _as_columns(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
 
 
 @dataclass(slots=True)
@@ -190,8 +249,9 @@ def expand_names(names: list[str]) -> tuple[list[str], list[str]]:
     groups: list[str] = []
     for name in names:
         if name in GROUPS:
-            groups.append(name)
-            members = GROUPS.get(name).members
+            inner, inner_groups = expand_names(GROUPS.get(name).members)
+            groups.extend(g for g in [*inner_groups, name] if g not in groups)
+            members = inner
         else:
             get_benchmark(name)
             members = [name]

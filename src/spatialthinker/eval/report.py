@@ -24,6 +24,21 @@ def paper_numbers() -> dict[str, dict[str, float]]:
     return yaml.safe_load(text)["models"]
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]{}#|!~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;",
+                                                                    "\n": " ", "\r": " "})
+
+
+def md(text: object) -> str:
+    """Text from datasets, models or paths made inert in a markdown table cell: no pipes that split the row, no
+    HTML, no emphasis or links, one line.
+
+    Example:
+        >>> md("a|b <i>*x*</i>")
+        'a\\|b &lt;i&gt;\\*x\\*&lt;/i&gt;'
+    """
+    return str(text).translate(_MARKDOWN)
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
@@ -32,6 +47,13 @@ def _ci(ci: list[float | None] | None) -> str:
     if not ci or ci[0] is None or ci[1] is None:
         return "–"
     return f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def _score(result: dict[str, Any]) -> str:
+    """The score cell; a partial aggregate says which parts are missing instead of showing a misleading number."""
+    if result.get("partial"):
+        return f"partial (missing {md(', '.join(result.get('missing', [])))})"
+    return _pct(result.get("accuracy"))
 
 
 def load_run(directory: str | Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -64,24 +86,25 @@ def metric_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def format_run(summaries: dict[str, dict[str, Any]], groups: dict[str, dict[str, Any]] | None = None) -> str:
     """One run as a markdown table; sub-rows (aggregates, categories) are indented under their benchmark."""
-    lines = ["| benchmark | v | prompt mode | extractor | n | score (%) | 95% CI | parse fail (%) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| benchmark | v | prompt mode | extractor | n | score (%) | 95% CI | parse fail (%) | errors |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         official = s["official"]
-        limited = " (limited)" if s.get("limited") else ""
-        lines.append(f"| **{name}**{limited} · {official['name']} | {s['version']} | {s['prompt_mode']} | "
-                     f"{s['extractor']} | {s['n']} | {_pct(official.get('accuracy'))} | {_ci(official.get('ci95'))} | "
-                     f"{_pct(s.get('parse_failure_rate'))} |")
+        flags = " (limited)" if s.get("limited") else ""
+        flags += "" if s.get("complete", True) else " (incomplete)"
+        lines.append(f"| **{md(name)}**{flags} · {md(official['name'])} | {s['version']} | {md(s['prompt_mode'])} | "
+                     f"{md(s['extractor'])} | {s['n']} | {_score(official)} | {_ci(official.get('ci95'))} | "
+                     f"{_pct(s.get('parse_failure_rate'))} | {s.get('errors', 0)} |")
         for label, result in metric_rows(s)[1:]:
-            lines.append(f"| &nbsp;&nbsp;{label} | | | | {result.get('n', '')} | {_pct(result.get('accuracy'))} | "
-                         f"{_ci(result.get('ci95'))} | |")
+            lines.append(f"| &nbsp;&nbsp;{md(label)} | | | | {result.get('n', '')} | {_score(result)} | "
+                         f"{_ci(result.get('ci95'))} | | |")
         scene = s.get("scene_quality")
         if scene:
             lines.append(f"| &nbsp;&nbsp;scene mean IoU / R@0.5 | | | | {scene['n']} | "
-                         f"{_pct(scene['mean_iou'])} / {_pct(scene['recall_50'])} | | |")
+                         f"{_pct(scene['mean_iou'])} / {_pct(scene['recall_50'])} | | | |")
     for name, g in (groups or {}).items():
-        lines.append(f"| **{name}** (group mean) | | | | {g['official'].get('n')} | {_pct(g['official'].get('accuracy'))} "
-                     f"| {_ci(g['official'].get('ci95'))} | |")
+        lines.append(f"| **{md(name)}** (group mean) | | | | {g['official'].get('n')} | {_score(g['official'])} "
+                     f"| {_ci(g['official'].get('ci95'))} | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -101,13 +124,13 @@ def compare_runs(directories: list[str | Path], paper_models: list[str] | tuple[
     headers = []
     for directory, summaries, _ in runs:
         modes = sorted({s["prompt_mode"] for s in summaries.values()})
-        headers.append(f"{directory.name} ({', '.join(modes)})")
+        headers.append(f"{md(directory.name)} ({md(', '.join(modes))})")
     models = list(paper_models or [])
     table = paper_numbers()
     unknown = [m for m in models if m not in table]
     if unknown:
         raise KeyError(f"no paper numbers for {unknown}; known models: {sorted(table)}.")
-    lines = ["| benchmark · metric | " + " | ".join(headers + [f"paper: {m}" for m in models]) + " |",
+    lines = ["| benchmark · metric | " + " | ".join(headers + [f"paper: {md(m)}" for m in models]) + " |",
              "|---" * (1 + len(headers) + len(models)) + "|"]
     order: list[tuple[str, str, str | None]] = []
     for _, summaries, groups in runs:
@@ -127,7 +150,7 @@ def compare_runs(directories: list[str | Path], paper_models: list[str] | tuple[
                 result = groups.get(name, {}).get("official")
             else:
                 result = dict(metric_rows(summaries[name])).get(label) if name in summaries else None
-            cells.append(f"{_pct(result.get('accuracy'))} {_ci(result.get('ci95'))}" if result else "–")
+            cells.append(f"{_score(result)} {_ci(result.get('ci95'))}" if result else "–")
         paper = [f"{table[m][key]:.1f}" if key and key in table[m] else "–" for m in models]
-        lines.append(f"| {name} · {label} | " + " | ".join(cells + paper) + " |")
+        lines.append(f"| {md(name)} · {md(label)} | " + " | ".join(cells + paper) + " |")
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ Each backend turns a list of ``GenerationRequest`` into one output string per re
 dependencies (torch, transformers, vLLM) are imported inside the backend that needs them.
 """
 
-from spatialthinker.eval.backends.base import Backend, BackendSettings, GenerationRequest, create_backend
+from spatialthinker.eval.backends.base import (Backend, BackendSettings, GenerationFailure, GenerationRequest,
+                                               create_backend)
 
-__all__ = ["Backend", "BackendSettings", "GenerationRequest", "create_backend"]
+__all__ = ["Backend", "BackendSettings", "GenerationFailure", "GenerationRequest", "create_backend"]

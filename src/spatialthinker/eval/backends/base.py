@@ -1,4 +1,9 @@
-"""The backend contract: requests in, one output string per request out, in the same order."""
+"""The backend contract: requests in, one output per request out, in the same order.
+
+An output is the model's text, or a ``GenerationFailure`` when the backend could not get one (an HTTP 401 or
+500 after its retries, an id missing from a replay file). A failure is never an answer: the runner records it as
+an error, leaves it out of every score, marks the run incomplete and asks for it again on the next run.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,13 @@ class GenerationRequest:
     images: list[Any] = field(default_factory=list)
     max_new_tokens: int = 2048
     benchmark: str = ""  # lets replay tell apart equal item ids of different benchmarks
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationFailure:
+    """No output for a request, and why (shown in items.jsonl ``error`` and in the summary)."""
+
+    message: str
 
 
 @dataclass(slots=True)
@@ -43,9 +55,9 @@ class Backend(Protocol):
 
     name: str
 
-    def generate(self, requests: list[GenerationRequest]) -> list[str]:
-        """One output per request, same order. Failures of a single request give ``""`` (scored as a parse
-        failure), never an exception that loses the rest of the batch."""
+    def generate(self, requests: list[GenerationRequest]) -> list[str | GenerationFailure]:
+        """One output per request, same order. A request that fails gives a ``GenerationFailure``, never ``""``
+        and never an exception that loses the rest of the batch (an exception fails the whole batch)."""
 
     def describe(self) -> dict[str, Any]:
         """Settings recorded in summary.json (model, decoding)."""

@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from spatialthinker.eval.backends.base import BackendSettings, GenerationRequest
+from spatialthinker.eval.backends.base import BackendSettings, GenerationFailure, GenerationRequest
 from spatialthinker.eval.backends.vllm import chat_messages
 from spatialthinker.llm_client import ChatClient, LLMError
 
@@ -32,16 +32,17 @@ class OpenAIBackend:
                                  float(settings.options.get("backoff_s", 1.0)))
         self.url = self.client.url
 
-    def _post(self, request: GenerationRequest) -> str:
-        """One item's output; a failed item yields "" (scored as a parse failure), never a guessed answer."""
+    def _post(self, request: GenerationRequest) -> str | GenerationFailure:
+        """One item's output; a request that still fails after the client's retries (with backoff) is a failure,
+        recorded as an error, never an empty answer scored wrong."""
         try:
             return self.client.chat(self.settings.model, chat_messages(request), temperature=0,
                                     max_tokens=request.max_new_tokens)
         except LLMError as error:
             logger.error("openai: item %s: %s", request.item_id, error)
-            return ""
+            return GenerationFailure(str(error))
 
-    def generate(self, requests: list[GenerationRequest]) -> list[str]:
+    def generate(self, requests: list[GenerationRequest]) -> list[str | GenerationFailure]:
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
             return list(pool.map(self._post, requests))
 

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from spatialthinker.eval.backends.base import BackendSettings, GenerationRequest
+from spatialthinker.eval.backends.base import BackendSettings, GenerationFailure, GenerationRequest
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class ReplayBackend:
     have an item "0"), so a file covering several benchmarks must say which one each line belongs to.
 
     Lets a run score generations from a cluster job or another harness with our extraction and metrics. An id
-    missing from the file gives an empty output, which is counted as a parse failure, not skipped.
+    missing from the file is a ``GenerationFailure`` (an error, not a wrong answer): the run stays incomplete.
     """
 
     name = "replay"
@@ -40,14 +40,16 @@ class ReplayBackend:
                 self.outputs[(str(record.get("benchmark", "")), str(record["id"]))] = str(record["output"])
         self.missing = 0
 
-    def generate(self, requests: list[GenerationRequest]) -> list[str]:
-        outputs = []
+    def generate(self, requests: list[GenerationRequest]) -> list[str | GenerationFailure]:
+        outputs: list[str | GenerationFailure] = []
         for request in requests:
             output = self.outputs.get((request.benchmark, request.item_id), self.outputs.get(("", request.item_id)))
             if output is None:
                 self.missing += 1
                 logger.warning("replay: no output for %s item %s in %s", request.benchmark, request.item_id, self.path)
-            outputs.append(output or "")
+                outputs.append(GenerationFailure(f"no output for item {request.item_id!r} in {self.path}"))
+            else:
+                outputs.append(output)
         return outputs
 
     def describe(self) -> dict[str, Any]:

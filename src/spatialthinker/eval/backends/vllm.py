@@ -35,7 +35,7 @@ class VLLMBackend:
             raise ImportError("the vllm backend needs vLLM: pip install vllm (on a CUDA machine).") from error
         self.settings = settings
         self.llm = LLM(model=settings.model, dtype=settings.dtype, limit_mm_per_prompt={"image": 4},
-                       **settings.options)
+                       **{k: v for k, v in settings.options.items() if k != "backoff_s"})  # backoff is HTTP-only
 
     def generate(self, requests: list[GenerationRequest]) -> list[str]:
         from vllm import SamplingParams
