@@ -42,6 +42,11 @@ def expected_answer(item, image):
     if item.category == "relation" and ev["rule"] == "explicit_predicate":
         s, p, o = ev["relation"]
         assert Relation(s, p, o) in image.relations
+        if ev.get("asked_about") == "object":  # asked from the object's side: the converse direction
+            from spatialthinker.data.generators.relational import EXACT_INVERSE
+            from spatialthinker.data.vocabulary import DIRECTION_TEXT, PREDICATE_DIRECTION
+
+            return DIRECTION_TEXT[EXACT_INVERSE[PREDICATE_DIRECTION[p]]]
         return DIRECTION[p]
     if item.category == "relation":
         s, o = objs[ev["subject"]], objs[ev["object"]]

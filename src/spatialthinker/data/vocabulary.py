@@ -157,7 +157,7 @@ CONTEXTS: dict[str, tuple[str, ...]] = {
     "snow": ("skier", "ski", "snowboard", "pole", "tree", "person", "mountain", "tent", "dog", "sled"),
     "beach": ("surfboard", "umbrella", "boat", "person", "dog", "kite", "chair", "bird", "towel"),
     # the simulator's blocks world (data/sim/blocks.py): absent classes are the other blocks
-    "blocks": ("cube", "ball", "cylinder", "cone", "block"),
+    "blocks": ("cube", "ball", "cylinder", "cone"),
 }
 
 _WORD = re.compile(r"[a-z]+")

@@ -134,8 +134,10 @@ def distance_questions(ctx: Context) -> Iterator[QAItem]:
     """Which of two objects is closer to a referent object."""
     made = 0
     for r, a, b, evidence, level in (_distance_3d(ctx) if ctx.has_3d else _distance_2d(ctx)):
-        first, second = (a, b) if pick((0, 1), ctx.seed, a.id, b.id) == 0 else (b, a)
-        question = ctx.say(pick(DISTANCE_TEMPLATES, ctx.seed, r.id, a.id, b.id), r=r, a=first, b=second)
+        # ``a`` is the answer: order and wording come from the unordered pair, or the wording would tell it
+        pair = sorted((a.id, b.id))
+        first, second = (a, b) if (pick((0, 1), ctx.seed, *pair) == 0) == (a.id == pair[0]) else (b, a)
+        question = ctx.say(pick(DISTANCE_TEMPLATES, ctx.seed, r.id, *pair), r=r, a=first, b=second)
         referred = any(ctx.refer(o) != o.name for o in (r, a, b))
         item = make_item(ctx, "distance", question, ctx.refer(a), [ctx.refer(b)], level,
                          rate(ctx, (r, a, b), strong_evidence=ctx.has_3d, referred=referred), evidence, (r, a, b))

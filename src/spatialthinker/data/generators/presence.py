@@ -30,8 +30,10 @@ COUNT_TEMPLATES = (
     "How many {p} can be seen?",
     "What is the number of {p} in the picture?",
 )
-EXISTENCE_YES_TEMPLATES = ("Is there {x} in the image?", "Can you see {x} in this picture?", "Does the image contain {x}?")
-EXISTENCE_NO_TEMPLATES = ("Is there {x} near the {r}?", "Can you see {x} next to the {r}?", "Is {x} visible beside the {r}?")
+#: One template set for "yes" and "no" questions (separate sets would tell the answer from the wording). Each
+#: names a present anchor, so that the ground-truth scene of a "no" question is not empty.
+EXISTENCE_TEMPLATES = ("Besides the {r}, is there {x} in the image?", "Apart from the {r}, can you see {x} in this picture?",
+                       "Other than the {r}, does the image contain {x}?")
 LOCATION_TEMPLATES = (
     "In which part of the image {be:x} the {x} located?",
     "Where in the frame {be:x} the {x}?",
@@ -99,20 +101,25 @@ def existence_questions(ctx: Context) -> Iterator[QAItem]:
     target = pick(present[:5], ctx.seed, ctx.image.image_id, "existence")
     attributes = [a for a in sorted(target.attributes) if a.isalpha()]
     phrase = f"{attributes[0]} {target.label}" if attributes and stable_int(ctx.seed, target.id) % 2 else target.label
-    question = pick(EXISTENCE_YES_TEMPLATES, ctx.seed, target.id).format(x=article(phrase))
-    evidence = {"rule": "present_in_graph", "ids": [target.id], "phrase": phrase}
-    item = make_item(ctx, "existence", question, "yes", ["no"], "easy", rate(ctx, (target,), strong_evidence=True),
-                     evidence, (target,))
-    if item is not None:
-        yield item
     anchors = [o for o in present if ctx.refer(o)]
+    companion = next((o for o in anchors if o.label != target.label), None)
+    if companion is None:
+        ctx.skip("existence", "no_anchor_for_present_class")
+    else:
+        # the wording is keyed by the class, as for absent classes: keyed by the instance it would tell "yes"
+        question = ctx.say(pick(EXISTENCE_TEMPLATES, ctx.seed, target.label), r=companion).replace("{x}", article(phrase))
+        evidence = {"rule": "present_in_graph", "ids": [target.id, companion.id], "phrase": phrase}
+        item = make_item(ctx, "existence", question, "yes", ["no"], "easy",
+                         rate(ctx, (target, companion), strong_evidence=True), evidence, (target, companion))
+        if item is not None:
+            yield item
     absent = _absent_candidates(ctx)
     if not absent or not anchors:
         ctx.skip("existence", "no_plausible_absent_class")
         return
     missing, score = pick(absent[:ABSENT_SHORTLIST], ctx.seed, ctx.image.image_id, "absent")
     anchor = _anchor(ctx, missing, anchors)
-    question = ctx.say(pick(EXISTENCE_NO_TEMPLATES, ctx.seed, missing), r=anchor).replace("{x}", article(missing))
+    question = ctx.say(pick(EXISTENCE_TEMPLATES, ctx.seed, missing), r=anchor).replace("{x}", article(missing))
     evidence = {"rule": "absent_from_graph", "absent": missing, "anchor": anchor.id, "cooccurrence": score}
     item = make_item(ctx, "existence", question, "no", ["yes"], "medium", rate(ctx, (anchor,), strong_evidence=True),
                      evidence, (anchor,))

@@ -53,6 +53,9 @@ SYMMETRIC_LABELS = frozenset("ball bottle vase plant lamp table bowl box cup mug
                              "cylinder can jar basket bucket barrel stool clock".split())
 ORIENTATION_MARGIN_DEG = 15.0
 MAX_DERIVED_LEFT_RIGHT = 6
+#: Directions whose converse is exact: "A left of B" is "B right of A" (on/inside have no exact converse).
+EXACT_INVERSE = {"left": "right", "right": "left", "above": "below", "below": "above", "front": "behind",
+                 "behind": "front", "near": "near", "far": "far"}
 #: Directions that mean nothing against a region (sky, snow, ground): GQA states "ski to the right of snow".
 STUFF_FREE_DIRECTIONS = frozenset({"left", "right", "inside"})
 
@@ -83,14 +86,21 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
             ctx.skip("relation", "contact_boxes_apart")
             continue
         stated = ctx.directions(s.id, o.id)
-        distractors = [DIRECTION_TEXT[d] for d in CONTRADICTS[direction] if d not in stated]
         if any(c in stated for c in CONTRADICTS[direction]):
             ctx.skip("relation", "contradictory_graph")
             continue
+        evidence = {"rule": "explicit_predicate", "relation": [s.id, rel.predicate, o.id], "direction": direction}
+        if direction in EXACT_INVERSE and _subject_rank(ctx, o) < _subject_rank(ctx, s):
+            # Which of the two the question is about depends on the pair alone, never on how the graph states
+            # the relation: graphs state most relations one way ("cup on table", the simulator's "A left of B"
+            # from the left object), so asking about the stated subject would let the wording give the answer.
+            s, o, s_ref, o_ref, direction = o, s, o_ref, s_ref, EXACT_INVERSE[direction]
+            stated = ctx.directions(s.id, o.id)
+            evidence.update(direction=direction, asked_about="object")
+        distractors = [DIRECTION_TEXT[d] for d in CONTRADICTS[direction] if d not in stated]
         question = ctx.say(pick(RELATION_TEMPLATES, ctx.seed, s.id, o.id), s=s, o=o)
         referred = s_ref != s.name or o_ref != o.name
         points = (len(distractors) >= 2) + referred + (direction in ("front", "behind", "inside"))
-        evidence = {"rule": "explicit_predicate", "relation": [s.id, rel.predicate, o.id], "direction": direction}
         item = make_item(ctx, "relation", question, DIRECTION_TEXT[direction], distractors, level_from_points(points),
                          rate(ctx, (s, o), strong_evidence=True, referred=referred), evidence, (s, o))
         if item is not None:
@@ -129,6 +139,11 @@ def _left_right(ctx: Context, asked: set[frozenset[str]]) -> Iterator[QAItem]:
                 yield item
                 if made >= MAX_DERIVED_LEFT_RIGHT:
                     return
+
+
+def _subject_rank(ctx: Context, obj) -> int:
+    """A reproducible per-image rank of an object; of a pair, the lower rank is the question's subject."""
+    return stable_int(ctx.seed, ctx.image.image_id, obj.id, "subject")
 
 
 def stable_int_even(ctx: Context, a: str, b: str) -> bool:

@@ -1,12 +1,12 @@
 """The "blocks" world: a learnable miniature of the simulator for CPU-sized models.
 
-A plain grey floor seen from one fixed camera, with two to four large primitives, each class in its own flat
-colour (a red cube, a blue ball, a green cylinder, a yellow cone, a purple block). Everything else is the regular
+A plain grey floor seen from one fixed camera, with two or three large primitives, each class in its own flat
+colour (a red cube, a blue ball, a green cylinder, a yellow cone), all of one size before scaling. Everything else is the regular
 simulator: the same pyrender pass, the same metric ground truth (``groundtruth.annotate``) and the same question
 generators, so rows are ordinary STVQA rows with ``scene_3d``. What it removes is what a 4 M-parameter model cannot
 learn in minutes: clutter, texture, camera motion, small objects and look-alike classes. Class and colour are one
 to one, so a model that tells colours apart and finds where they are can answer every question; sizes vary per
-instance (scale 0.6-1.5), so "which is larger" is decided by the image, never by the class.
+instance (scale 0.6-1.5), so "which is larger" is decided by the image rather than by the class.
 """
 
 from __future__ import annotations
@@ -16,42 +16,57 @@ import math
 
 import numpy as np
 
+from spatialthinker.data.records import QAItem
 from spatialthinker.data.sim.assets import Asset, Part, _composed
 from spatialthinker.data.sim.layout import GAP_M, Camera, Layout, Placed, Room, _overlaps
 
-#: (label, shape, colour, base size in m). One colour per class, far apart in RGB.
-BLOCK_CLASSES: tuple[tuple[str, str, tuple[int, int, int], float], ...] = (
-    ("cube", "box", (220, 40, 40), 0.55),
-    ("ball", "sphere", (40, 80, 230), 0.6),
-    ("cylinder", "cylinder", (40, 180, 60), 0.5),
-    ("cone", "frustum", (235, 200, 30), 0.6),
-    ("block", "box_flat", (150, 60, 190), 0.55),
+#: (label, shape, colour). One colour per class, far apart in RGB. Every class has the same bounding box (0.55 m
+#: on each side before scaling), so which object is bigger or taller is decided by the drawn scale, not the class.
+BLOCK_CLASSES: tuple[tuple[str, str, tuple[int, int, int]], ...] = (
+    ("cube", "box", (220, 40, 40)),
+    ("ball", "sphere", (40, 80, 230)),
+    ("cylinder", "cylinder", (40, 180, 60)),
+    ("cone", "frustum", (235, 200, 30)),
 )
-#: The fixed camera: 2.4 m up, 2.8 m in front of the play area's centre, looking down at it.
+BLOCK_SIZE_M = 0.55
+#: The fixed camera: 2.1 m up, 2.5 m in front of the play area's centre, looking down at it.
 CAMERA_EYE = (0.0, 2.1, 2.0)
 CAMERA_TARGET = (0.0, 0.0, -0.5)
 CAMERA_FOV_DEG = 55.0
 #: Where object centres may go (world x, z in m): all of it is in view of the camera above.
 PLAY_X = (-1.3, 1.3)
 PLAY_Z = (-1.6, 0.5)
-SCALE_RANGE = (0.7, 1.4)
-#: Categories asked about blocks. Orientation is left out: balls, cubes and cones have no front to be seen from.
-BLOCK_CATEGORIES = ("relation", "size", "instance_location", "depth", "distance", "existence")
+SCALE_RANGE = (0.6, 1.5)
+#: Categories asked about blocks. Orientation is left out: balls, cubes and cones have no front.
+BLOCK_CATEGORIES = ("relation", "size", "depth", "distance", "existence")
+
+
+def keep_block_question(item: QAItem) -> bool:
+    """Whether a generated question is kept in the blocks world: only choices the wording cannot give away.
+
+    ``pipeline.heldout.blind_baseline`` (the best answer without the image) measured what the rules left out
+    give away with one fixed camera: instance-location and metric-distance options are drawn around the answer
+    (blind accuracy 0.85-1.0), a "next to / far from" choice is only asked of pairs that are next to each other
+    (the simulator states "far" nowhere), and "taller in reality" repeats the bigger/smaller question.
+    """
+    evidence = item.evidence
+    if evidence.get("rule") in ("metric_distance_3d", "height_3d"):
+        return False
+    return not (item.category == "relation" and evidence.get("direction") in ("near", "far"))
+
+
 #: Keep every object's projected centre this far (share of the image) from the borders.
 BORDER_MARGIN = 0.08
 
 
 @functools.lru_cache(maxsize=1)
 def block_assets() -> tuple[Asset, ...]:
-    """The five block classes as composed single-part assets (label = class name, one flat colour each)."""
+    """The four block classes as composed single-part assets (label = class name, one flat colour each)."""
     assets = []
-    for label, shape, color, size in BLOCK_CLASSES:
-        if shape == "box_flat":  # a long flat slab: its footprint and outline differ from the cube's
-            part = Part("box", (size * 1.6, size * 0.45, size * 0.8), (0, size * 0.225, 0), color)
-        elif shape == "frustum":
-            part = Part("frustum", (size, size * 1.2, size), (0, size * 0.6, 0), color, taper=0.05)
-        else:
-            part = Part(shape, (size, size, size), (0, size / 2, 0), color)
+    size = BLOCK_SIZE_M
+    for label, shape, color in BLOCK_CLASSES:
+        taper = 0.05 if shape == "frustum" else 1.0
+        part = Part(shape, (size, size, size), (0, size / 2, 0), color, taper=taper)
         assets.append(_composed(f"block_{label}", label, "toy", [part], placement="floor"))
     return tuple(assets)
 
@@ -67,8 +82,8 @@ def _projected_inside(camera: Camera, point: tuple[float, float, float]) -> bool
 
 
 def sample_blocks_layout(rng: np.random.Generator, image_size: tuple[int, int] = (112, 112),
-                         min_objects: int = 2, max_objects: int = 4) -> Layout:
-    """Draw 2-4 distinct block classes at random places, yaws and scales in front of the fixed camera.
+                         min_objects: int = 2, max_objects: int = 3) -> Layout:
+    """Draw 2-3 distinct block classes (so one class is always absent, for existence questions) at random places, yaws and scales in front of the fixed camera.
 
     Objects never overlap (footprints disjoint with the simulator's gap) and their centres project inside the
     image; an object that cannot be placed in 40 tries is left out, so a scene may hold fewer than drawn.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +87,10 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def scene_questions(image: AnnotatedImage, seed: int, per_image: int | None,
-                    categories: tuple[str, ...] | None = None) -> list[QAItem]:
+                    categories: tuple[str, ...] | None = None,
+                    keep: Callable[[QAItem], bool] | None = None) -> list[QAItem]:
     """Shared generators' items plus the 3D-only ones, duplicates (same question text) dropped; only
-    ``categories`` when given (None: all)."""
+    ``categories`` when given (None: all), and only items ``keep`` accepts when given."""
     from spatialthinker.data.generators import generate_items
     from spatialthinker.data.generators.base import Context
     from spatialthinker.data.sim.questions import sim_questions
@@ -97,7 +99,7 @@ def scene_questions(image: AnnotatedImage, seed: int, per_image: int | None,
     seen = {item.question for item in items}
     extra = [item for item in sim_questions(Context(image, seed))
              if item.question not in seen and (categories is None or item.category in categories)]
-    return items + extra
+    return [item for item in items + extra if keep is None or keep(item)]
 
 
 def run_scene(spec: SceneSpec) -> SceneOutput:
@@ -115,19 +117,19 @@ def run_scene(spec: SceneSpec) -> SceneOutput:
     from spatialthinker.data.sim.render import render_layout
 
     rng = np.random.default_rng([spec.seed, spec.index])
-    categories = None
+    categories, keep = None, None
     if spec.world == "blocks":
-        from spatialthinker.data.sim.blocks import BLOCK_CATEGORIES, sample_blocks_layout
+        from spatialthinker.data.sim.blocks import BLOCK_CATEGORIES, keep_block_question, sample_blocks_layout
 
         layout = sample_blocks_layout(rng, (spec.image_size, spec.image_size))
-        categories = BLOCK_CATEGORIES
+        categories, keep = BLOCK_CATEGORIES, keep_block_question
     else:
         layout = sample_layout(rng, load_assets(spec.assets), (spec.image_size, spec.image_size))
     rendered = render_layout(layout, min_visible_px=MIN_VISIBLE_PX)
     image, _ = annotate(layout, rendered, spec.image_id)
     png = encode_png(rendered.rgb)
     image.image_path = f"{spec.image_id}.png"
-    items = scene_questions(image, spec.seed, spec.per_image, categories)
+    items = scene_questions(image, spec.seed, spec.per_image, categories, keep)
     s3d = scene_3d_json(image)
     for item in items:
         item.extras["scene_3d"] = s3d
