@@ -69,7 +69,7 @@ def expected_answer(item, image):
     if item.category == "instance_location":
         matches = [o for o in image.objects if o.label in q and f"the {o.label}" in q]
         assert len(matches) == 1
-        x1, y1, x2, y2 = matches[0].bbox
+        x1, y1, x2, y2 = (min(max(v, 0), limit) for v, limit in zip(matches[0].bbox, (image.width, image.height) * 2))
         return GRID[int(3 * (y1 + y2) / 2 / image.height)][int(3 * (x1 + x2) / 2 / image.width)]
     farther = "farther" in q or "further" in q
     if item.category == "depth" and ev["rule"] == "explicit_predicate":

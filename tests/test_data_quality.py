@@ -135,6 +135,23 @@ def test_existence_no_asks_about_a_class_the_corpus_shows_with_the_scene():
     assert all(i.evidence["cooccurrence"] > 0 for i in absent)
 
 
+# ------------------------------------------------------------------------------------------ contact
+def test_contact_predicates_need_touching_boxes():
+    # GQA 2389539 states "trash can on sidewalk" for boxes 165 px apart: no "on" question, no contact evidence
+    objects = [_obj("trash_can.1", (292, 326, 326, 414)), _obj("sidewalk.1", (55, 288, 127, 413)),
+               _obj("traffic_light.1", (119, 136, 227, 359)), _obj("pole.1", (420, 50, 456, 300))]
+    relations = [Relation("trash_can.1", "on", "sidewalk.1"), Relation("traffic_light.1", "on", "sidewalk.1")]
+    image = AnnotatedImage("c", 500, 414, objects, relations)
+    items = [i for s in range(4) for i in generate_items(image, seed=s, categories=["relation", "distance"])]
+    assert not any(i.evidence.get("relation", [None])[0] == "trash_can.1" for i in items)
+    assert not any(i.evidence.get("contact", [None])[0] == "trash_can.1" for i in items)
+    assert any(i.evidence.get("relation", [None])[0] == "traffic_light.1" for i in items)  # these boxes touch
+    touching = next(i for i in items if i.evidence.get("relation", [None])[0] == "traffic_light.1")
+    moved = AnnotatedImage("c", 500, 414, [replace(o, bbox=(300, 10, 340, 60)) if o.id == "traffic_light.1" else o
+                                           for o in objects], relations)
+    assert failed_checks(touching, image) == [] and "answer_geometry" in failed_checks(touching, moved)
+
+
 # ------------------------------------------------------------------------------------------ the gate
 def test_gate_names_each_failed_check():
     image = AnnotatedImage("g", 200, 100, [_obj("cup.1", (10, 10, 50, 50)), _obj("tree.1", (120, 10, 190, 90),
@@ -197,3 +214,23 @@ def test_cli_fails_clearly_when_no_image_can_be_read(tmp_path, shared_data_dir, 
 def test_vg_without_size_or_image_is_a_clear_error(tmp_path, shared_data_dir):
     with pytest.raises(ValueError, match="width/height missing"):
         next(read_visual_genome(_vg_without_sizes(tmp_path, shared_data_dir)))
+
+
+def test_quoted_gqa_graphs_twins_groups_and_contradictions():
+    path = os.path.join(os.path.dirname(__file__), "data", "gqa_quoted_scene_graphs.json")
+    images = {image.image_id: image for image in read_gqa(path)}
+    stats = Cooccurrence.from_images(images.values())
+    picnic = images["gretriever_table9"]
+    bananas = [o for o in picnic.objects if o.label == "banana"]
+    assert len(bananas) == 3 and sum(o.plural for o in bananas) == 1  # "banana" x2 + "bananas": one class
+    for image in images.values():
+        items = generate_items(image, cooccurrence=stats)
+        assert gate(items, image) == items
+        questions = " ".join(i.question for i in items)
+        assert "the girls is" not in questions and "is the girls" not in questions
+        assert not any("banana" in i.named for i in items if i.category != "existence")  # 3 overlapping: no reference
+        assert not any(i.category == "count" and "banana" in i.named for i in items)
+        # GQA 2389539 says "trash can on sidewalk" for boxes 165 px apart: never used as contact
+        assert not any(i.evidence.get("relation") == ["trash_can.1", "on", "sidewalk.1"] for i in items)
+    plantains = [i.question for i in generate_items(picnic, cooccurrence=stats) if "plantain" in i.named]
+    assert plantains and all("plantains" in q and "is the plantains" not in q for q in plantains)

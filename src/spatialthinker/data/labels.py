@@ -64,11 +64,15 @@ def is_plural(label: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def plural(label: str) -> str:
-    """The plural of a (singular) label ("parking meter" -> "parking meters"); plural-only nouns unchanged."""
+    """The plural of a (singular) label ("parking meter" -> "parking meters", "bus" -> "buses"); plural-only
+    nouns unchanged.
+
+    Example:
+        >>> plural("parking meter"), plural("bus"), plural("glasses"), plural("person")
+        ('parking meters', 'buses', 'glasses', 'people')
+    """
     last = head(label)
-    if last in PLURALIA_TANTUM or last in INVARIANT_SINGULAR and last != "bus":
-        return label
-    if is_plural(label):
+    if is_plural(label):  # already plural, or plural-only
         return label
     return label[: len(label) - len(last)] + _engine().plural_noun(last)
 

@@ -73,7 +73,7 @@ def boxes_in_image(item: QAItem, image: AnnotatedImage) -> bool:
 def answer_geometry(item: QAItem, image: AnnotatedImage) -> bool:
     """Where the geometry decides the answer, the answer is what the boxes and the graph say."""
     from spatialthinker.data.generators.base import CONTACT_DIRECTIONS, box_gap
-    from spatialthinker.data.generators.presence import grid_cell, region_name
+    from spatialthinker.data.generators.presence import clip_box, grid_cell, region_name
 
     evidence, objects = item.evidence, {o.id: o for o in image.objects}
     rule = evidence.get("rule")
@@ -82,7 +82,7 @@ def answer_geometry(item: QAItem, image: AnnotatedImage) -> bool:
         truth = "left" if s.bbox[2] <= o.bbox[0] else "right" if o.bbox[2] <= s.bbox[0] else None
         return truth == item.answer_text
     if rule == "box_centre_grid":
-        x1, y1, x2, y2 = objects[evidence["id"]].bbox
+        x1, y1, x2, y2 = clip_box(objects[evidence["id"]].bbox, image.width, image.height)
         cell = grid_cell((x1 + x2) / 2, (y1 + y2) / 2, image.width, image.height)
         return cell is not None and region_name(*cell) == item.answer_text
     if rule == "graph_count":

@@ -79,17 +79,26 @@ def mentioned_labels(question: str, labels: Iterable[str]) -> tuple[str, ...]:
         ('computer tower', 'wine glass')
     """
     tokens = [singular_word(t) for t in _tokens(question)]
+    present = set(tokens)
     used = [False] * len(tokens)
     found: list[str] = []
-    for label in sorted(set(labels), key=lambda lab: (-lab.count(" "), lab)):
-        words = [singular_word(w) for w in lemma(label).split(" ")]
+    for label, words in _label_words(frozenset(labels)):
+        if not present.issuperset(words):
+            continue
         n = len(words)
         for start in range(len(tokens) - n + 1):
-            if tokens[start:start + n] == words and not any(used[start:start + n]):
+            if tuple(tokens[start:start + n]) == words and not any(used[start:start + n]):
                 used[start:start + n] = [True] * n
                 if label not in found:
                     found.append(label)
     return tuple(sorted(found))
+
+
+@lru_cache(maxsize=4096)
+def _label_words(labels: frozenset[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(label, its singular words) for one image's labels, longest first (matching order of ``mentioned_labels``)."""
+    ordered = sorted(labels, key=lambda lab: (-lab.count(" "), lab))
+    return tuple((label, tuple(singular_word(w) for w in lemma(label).split(" "))) for label in ordered)
 
 
 def named_subgraph(labels: Iterable[str], image: AnnotatedImage) -> SceneGraph:

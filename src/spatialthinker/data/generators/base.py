@@ -67,9 +67,12 @@ class Context:
     cooccurrence: Any = None  # cooccurrence.Cooccurrence of the input corpus: plausible absent classes
     by_label: dict[str, list[AnnotatedObject]] = field(init=False)
     _refs: dict[str, str | None] = field(init=False, default_factory=dict)
+    _by_id: dict[str, AnnotatedObject] = field(init=False, default_factory=dict)
+    _usable: dict[str, bool] = field(init=False, default_factory=dict)
     _directions: dict[tuple[str, str], set[str]] = field(init=False)
 
     def __post_init__(self) -> None:
+        self._by_id = {o.id: o for o in self.image.objects}
         self.by_label = {}
         for obj in self.image.objects:
             self.by_label.setdefault(obj.label, []).append(obj)
@@ -90,6 +93,12 @@ class Context:
 
     def usable(self, obj: AnnotatedObject) -> bool:
         """Large and visible enough to ask about, and not a part, garment or body part (data.md §3 salience)."""
+        known = self._usable.get(obj.id)
+        if known is None:
+            known = self._usable[obj.id] = self._is_usable(obj)
+        return known
+
+    def _is_usable(self, obj: AnnotatedObject) -> bool:
         x1, y1, x2, y2 = obj.bbox
         if x2 - x1 < MIN_SIDE_PX or y2 - y1 < MIN_SIDE_PX:
             return False
@@ -100,6 +109,10 @@ class Context:
         if obj.area >= MAX_AREA_FRACTION * self.image.width * self.image.height:
             return False  # a box of the whole frame names the scene ("picnic", "kitchen"), not an object
         return not is_background(obj.label)
+
+    def object(self, object_id: str) -> AnnotatedObject | None:
+        """The image's object with this id (a dict lookup; ``AnnotatedImage.object`` scans the list)."""
+        return self._by_id.get(object_id)
 
     def touching(self, a: AnnotatedObject, b: AnnotatedObject) -> bool:
         """The boxes overlap or nearly touch: what "on", "in" or "holding" needs before the graph is believed

@@ -91,7 +91,7 @@ def depth_questions(ctx: Context) -> Iterator[QAItem]:
         return
     for rel in ctx.image.relations:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
-        s, o = ctx.image.object(rel.subject), ctx.image.object(rel.object)
+        s, o = ctx.object(rel.subject), ctx.object(rel.object)
         if direction not in ("front", "behind") or s is None or o is None or not (ctx.usable(s) and ctx.usable(o)):
             continue
         if ctx.refer(s) is None or ctx.refer(o) is None or ctx.refer(s) == ctx.refer(o):
@@ -172,7 +172,7 @@ def _distance_2d(ctx: Context) -> Iterator[tuple]:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
         if direction not in CONTACT_DIRECTIONS and rel.predicate not in REACH_VERBS:
             continue
-        a, r = ctx.image.object(rel.subject), ctx.image.object(rel.object)
+        a, r = ctx.object(rel.subject), ctx.object(rel.object)
         if a is None or r is None or not ctx.usable(a) or not ctx.refer(a) or is_stuff(a.label) or not ctx.refer(r) or not (
                 ctx.usable(r) or is_stuff(r.label)):
             continue

@@ -54,6 +54,12 @@ def region_name(row: int, col: int) -> str:
 REGIONS = tuple(region_name(r, c) for r in range(3) for c in range(3))
 
 
+def clip_box(box: tuple[float, ...], width: float, height: float) -> tuple[float, float, float, float]:
+    """The box clipped to the image frame."""
+    x1, y1, x2, y2 = box
+    return min(max(x1, 0), width), min(max(y1, 0), height), min(max(x2, 0), width), min(max(y2, 0), height)
+
+
 def grid_cell(cx: float, cy: float, width: float, height: float) -> tuple[int, int] | None:
     """(row, col) of a point in the 3x3 grid; None within ``GRID_MARGIN`` of a grid line (ambiguous)."""
     fx, fy = cx / width, cy / height
@@ -173,7 +179,7 @@ def location_questions(ctx: Context) -> Iterator[QAItem]:
         if obj.area > MAX_LOCATION_AREA * width * height:
             ctx.skip("instance_location", "box_too_large")
             continue
-        x1, y1, x2, y2 = obj.bbox
+        x1, y1, x2, y2 = clip_box(obj.bbox, width, height)  # the GT scene's box, so the answer matches it
         cell = grid_cell((x1 + x2) / 2, (y1 + y2) / 2, width, height)
         if cell is None:
             ctx.skip("instance_location", "centre_on_grid_line")

@@ -66,7 +66,7 @@ def relation_questions(ctx: Context) -> Iterator[QAItem]:
     asked: set[frozenset[str]] = set()
     for rel in ctx.image.relations:
         direction = PREDICATE_DIRECTION.get(rel.predicate)
-        s, o = ctx.image.object(rel.subject), ctx.image.object(rel.object)
+        s, o = ctx.object(rel.subject), ctx.object(rel.object)
         if direction is None or s is None or o is None or not (ctx.usable(s) or is_stuff(s.label)):
             ctx.skip("relation", "no_direction_or_salience")
             continue
@@ -156,7 +156,7 @@ def reach_questions(ctx: Context) -> Iterator[QAItem]:
     """Interaction questions from explicit interaction predicates between two salient objects."""
     for rel in ctx.image.relations:
         verb = REACH_VERBS.get(rel.predicate)
-        s, o = ctx.image.object(rel.subject), ctx.image.object(rel.object)
+        s, o = ctx.object(rel.subject), ctx.object(rel.object)
         if verb is None or s is None or o is None or not ctx.usable(s) or not ctx.usable(o):
             continue
         s_ref, o_ref = ctx.refer(s), ctx.refer(o)
@@ -186,7 +186,7 @@ def orientation_questions(ctx: Context) -> Iterator[QAItem]:
         return
     facing = set(PREDICATE_GROUPS["FACING_ORIENTATION"])
     for rel in ctx.image.relations:
-        s, o = ctx.image.object(rel.subject), ctx.image.object(rel.object)
+        s, o = ctx.object(rel.subject), ctx.object(rel.object)
         if rel.predicate not in facing or s is None or o is None or not ctx.usable(s) or not ctx.usable(o):
             continue
         s_ref, o_ref = ctx.refer(s), ctx.refer(o)
