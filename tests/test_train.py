@@ -86,8 +86,11 @@ def test_tiny_model_processor_gives_pixels_and_image_tokens(tiny_model):
     batch = processor(text=[text], images=[Image.new("RGB", (224, 224))], return_tensors="pt")
     assert "pixel_values" in batch
     assert int((batch["input_ids"] == model.config.image_token_id).sum()) == 64  # 16x16 patches, 2x2 merge
-    tokens = processor.tokenizer.tokenize("<scene> [123] </scene>")
-    assert "<scene>" in tokens and {"1", "2", "3"} <= set(tokens)  # ordinary tag tokens, one token per digit
+    tokens = processor.tokenizer.tokenize("<scene> [123, 7, 1280] </scene>")
+    # ordinary tag tokens; a number below NUMBER_TOKENS is one token, a larger one splits into such chunks
+    assert "<scene>" in tokens and {"123", "7", "128", "0"} <= set(tokens) and "1" not in tokens
+    text = '{"bbox": [0, 57, 999, 1000]}'
+    assert processor.tokenizer.decode(processor.tokenizer(text)["input_ids"]) == text
     assert processor.tokenizer.decode(processor.tokenizer("<answer>x</answer>")["input_ids"],
                                       skip_special_tokens=True) == "<answer>x</answer>"
 
