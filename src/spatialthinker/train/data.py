@@ -13,6 +13,7 @@ import logging
 import os
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.images import open_image
 from spatialthinker.prompts import build_prompt, parse_ground_truth
 
@@ -55,22 +56,87 @@ def load_stvqa(source: str, split: str = "train", max_samples: int | None = None
     from datasets import load_dataset
 
     if os.path.isfile(source):
-        dataset = load_dataset("parquet", data_files={split: [source]}, split=split)
+        files = [source]
     elif os.path.isdir(source):
-        dataset = load_dataset("parquet", data_files={split: _parquet_files(source, split)}, split=split)
+        try:
+            files = _parquet_files(source, split)
+        except (FileNotFoundError, ValueError) as error:
+            raise InputError(f"--dataset {error}") from None
+    else:
+        files = []
+    if files:
+        _check_parquet_files(files, source)
+        dataset = load_dataset("parquet", data_files={split: files}, split=split)
     else:
         dataset = load_dataset(source, split=split)  # hub id (needs network or a warm HF cache)
+        if len(dataset) == 0:
+            raise InputError(f"--dataset {source}: split {split!r} has no rows")
     if max_samples is not None:
         dataset = dataset.select(range(min(max_samples, len(dataset))))
     return dataset
 
 
-def check_columns(dataset: Any, use: str, source: str = "dataset") -> None:
-    """Raise a ValueError naming every missing column (and what is there) before any training starts."""
+def _check_parquet_files(files: list[str], source: str) -> None:
+    """Every file is readable parquet and together they hold rows; else an error naming the file.
+
+    Why here: ``datasets`` reports a broken file as "Parquet magic bytes not found" without its name, and no rows
+    as "An error occurred while generating the dataset". The footer read is cheap (no row data).
+    """
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for path in files:
+        if not path.endswith(".parquet"):
+            raise InputError(f"--dataset {path}: expected a .parquet file (STVQA schema, data.md §1)")
+        try:
+            rows += pq.read_metadata(path).num_rows
+        except Exception as error:  # noqa: BLE001 - pyarrow raises several types for a broken file
+            raise InputError(f"{path}: not a readable parquet file ({error})") from None
+    if rows == 0:
+        raise InputError(f"{source}: the parquet file(s) hold no rows")
+
+
+#: Columns that must hold text, and the column that must hold a list of option strings (data.md §1).
+TEXT_COLUMNS = ("problem", "question_only", "answer_option_text", "answer_option_text_only")
+
+
+def _source(dataset: Any) -> str:
+    """The file(s) a dataset was read from, for messages."""
+    files = sorted({f.get("filename", "") for f in getattr(dataset, "cache_files", None) or []} - {""})
+    return ", ".join(files[:2]) + (" ..." if len(files) > 2 else "") if files else "dataset"
+
+
+def check_columns(dataset: Any, use: str, source: str | None = None) -> None:
+    """Raise an InputError naming every missing column, or a text column of another type, before training starts."""
+    source = source or _source(dataset)
     missing = [c for c in REQUIRED_COLUMNS[use] if c not in dataset.column_names]
     if missing:
-        raise ValueError(f"{source} lacks column(s) {missing} needed for {use.split('_')[0]} training. It has "
-                         f"{dataset.column_names}. Datasets must follow the STVQA schema (docs: data.md §1).")
+        raise InputError(f"{source}: lacks column(s) {missing} needed for {use.split('_')[0]} training; it has "
+                         f"{dataset.column_names} (STVQA schema, data.md §1)")
+    for column in TEXT_COLUMNS:
+        feature = dataset.features.get(column) if column in REQUIRED_COLUMNS[use] else None
+        dtype = getattr(feature, "dtype", None)
+        if feature is not None and dtype not in ("string", "large_string"):
+            raise InputError(f"{source}: column {column!r} must hold strings, it holds {dtype or type(feature).__name__}")
+    if len(dataset) == 0:
+        raise InputError(f"{source}: no rows")
+
+
+def _row_image_size(row: dict[str, Any], index: int, source: str) -> tuple[int, int]:
+    """``(W, H)`` of the row's image after an integrity check, or an InputError naming file, row and column.
+
+    ``verify`` reads the whole file without decoding pixels (cheap), so a truncated PNG fails here, at start-up,
+    instead of as "Truncated File Read" inside a training step.
+    """
+    try:
+        image = open_image(row["images"])
+        size = (int(image.width), int(image.height))
+        image.verify()
+    except (OSError, ValueError, SyntaxError) as error:  # PIL raises SyntaxError for some broken headers
+        raise InputError(f"{source}: row {index}, column 'images': {error}") from None
+    if size[0] <= 0 or size[1] <= 0:
+        raise InputError(f"{source}: row {index}, column 'images': image size {size[0]}x{size[1]} is empty")
+    return size
 
 
 def _image_struct(image: Any) -> dict[str, Any]:
@@ -106,18 +172,18 @@ def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training") -> Any:
     """STVQA rows -> GRPO rows: ``prompt`` (messages with an image part), ``image``, ``image_size`` + GT columns."""
     from datasets import Image
 
-    check_columns(dataset, "grpo" if prompt_style == "training" else "grpo_other_style")
+    source = _source(dataset)
+    check_columns(dataset, "grpo" if prompt_style == "training" else "grpo_other_style", source)
     dataset = _raw_images(dataset)
     keep = [c for c in PASSTHROUGH if c in dataset.column_names]
 
-    def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = open_image(row["images"])
-        size = [int(image.width), int(image.height)]
+    def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
+        size = list(_row_image_size(row, index, source))
         text = _user_prompt(row, prompt_style, tuple(size))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
                 "image": _image_struct(row["images"]), "image_size": size}
 
-    prepared = dataset.map(convert, remove_columns=[c for c in dataset.column_names if c not in keep])
+    prepared = dataset.map(convert, with_indices=True, remove_columns=[c for c in dataset.column_names if c not in keep])
     return prepared.cast_column("image", Image())
 
 
@@ -139,17 +205,17 @@ def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str 
     """STVQA rows -> prompt/completion rows with an ``images`` list, for TRL's SFTTrainer."""
     from datasets import Image, Sequence
 
-    check_columns(dataset, "sft" if prompt_style != "training" else "grpo")
+    source = _source(dataset)
+    check_columns(dataset, "sft" if prompt_style != "training" else "grpo", source)
     dataset = _raw_images(dataset)
 
-    def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = open_image(row["images"])
-        text = _user_prompt(row, prompt_style, (image.width, image.height))
+    def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
+        text = _user_prompt(row, prompt_style, _row_image_size(row, index, source))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
                 "completion": [{"role": "assistant", "content": [{"type": "text", "text": sft_target(row, target)}]}],
                 "images": [_image_struct(row["images"])]}
 
-    prepared = dataset.map(convert, remove_columns=dataset.column_names)
+    prepared = dataset.map(convert, with_indices=True, remove_columns=dataset.column_names)
     return prepared.cast_column("images", Sequence(Image()))
 
 
