@@ -55,15 +55,7 @@ def load_stvqa(source: str, split: str = "train", max_samples: int | None = None
     """
     from datasets import load_dataset
 
-    if os.path.isfile(source):
-        files = [source]
-    elif os.path.isdir(source):
-        try:
-            files = _parquet_files(source, split)
-        except (FileNotFoundError, ValueError) as error:
-            raise InputError(f"--dataset {error}") from None
-    else:
-        files = []
+    files = local_parquet_files(source, split)
     if files:
         _check_parquet_files(files, source)
         dataset = load_dataset("parquet", data_files={split: files}, split=split)
@@ -74,6 +66,54 @@ def load_stvqa(source: str, split: str = "train", max_samples: int | None = None
     if max_samples is not None:
         dataset = dataset.select(range(min(max_samples, len(dataset))))
     return dataset
+
+
+def local_parquet_files(source: str, split: str) -> list[str]:
+    """The parquet files a local ``--dataset`` names (empty for a hub id); errors name the path."""
+    if os.path.isfile(source):
+        return [source]
+    if not os.path.isdir(source):
+        return []
+    try:
+        return _parquet_files(source, split)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(f"--dataset {error}") from None
+
+
+def required_columns(kind: str, prompt_style: str) -> str:
+    """The ``REQUIRED_COLUMNS`` entry a recipe needs: ``kind`` is grpo or sft."""
+    if kind == "grpo":
+        return "grpo" if prompt_style == "training" else "grpo_other_style"
+    return "sft" if prompt_style != "training" else "grpo"
+
+
+def check_local_dataset(source: str, split: str, use: str) -> None:
+    """Check a local STVQA parquet dataset with pyarrow alone (seconds, before datasets/TRL/model imports).
+
+    Each file is readable parquet, together they hold rows, the columns ``use`` needs are there with text where
+    text is expected, and every image opens and passes an integrity check. Errors name the file, row and column.
+    A hub id is not checked here (its rows arrive with ``load_stvqa``, which checks them the same way).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = local_parquet_files(source, split)
+    _check_parquet_files(files, source)
+    for path in files:
+        schema = pq.read_schema(path)
+        missing = [c for c in REQUIRED_COLUMNS[use] if c not in schema.names]
+        if missing:
+            raise InputError(f"{path}: lacks column(s) {missing} needed for {use.split('_')[0]} training; it has "
+                             f"{schema.names} (STVQA schema, data.md §1)")
+        for column in TEXT_COLUMNS:
+            if column in REQUIRED_COLUMNS[use] and not (pa.types.is_string(schema.field(column).type)
+                                                        or pa.types.is_large_string(schema.field(column).type)):
+                raise InputError(f"{path}: column {column!r} must hold strings, it holds {schema.field(column).type}")
+        row = 0
+        for batch in pq.ParquetFile(path).iter_batches(columns=["images"], batch_size=64):
+            for value in batch.column(0).to_pylist():
+                _image_size_or_error(value, f"{path}: row {row}, column 'images'")
+                row += 1
 
 
 def _check_parquet_files(files: list[str], source: str) -> None:
@@ -122,21 +162,27 @@ def check_columns(dataset: Any, use: str, source: str | None = None) -> None:
         raise InputError(f"{source}: no rows")
 
 
-def _row_image_size(row: dict[str, Any], index: int, source: str) -> tuple[int, int]:
-    """``(W, H)`` of the row's image after an integrity check, or an InputError naming file, row and column.
+def _image_size_or_error(value: Any, where: str) -> tuple[int, int]:
+    """``(W, H)`` of an image value after an integrity check, or an InputError that starts with ``where``.
 
     ``verify`` reads the whole file without decoding pixels (cheap), so a truncated PNG fails here, at start-up,
     instead of as "Truncated File Read" inside a training step.
     """
     try:
-        image = open_image(row["images"])
+        image = open_image(value)
         size = (int(image.width), int(image.height))
         image.verify()
-    except (OSError, ValueError, SyntaxError) as error:  # PIL raises SyntaxError for some broken headers
-        raise InputError(f"{source}: row {index}, column 'images': {error}") from None
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(f"{where}: {error}") from None
+    except (OSError, SyntaxError) as error:  # PIL raises SyntaxError for some broken headers
+        raise InputError(f"{where}: broken or truncated image ({error})") from None
     if size[0] <= 0 or size[1] <= 0:
-        raise InputError(f"{source}: row {index}, column 'images': image size {size[0]}x{size[1]} is empty")
+        raise InputError(f"{where}: image size {size[0]}x{size[1]} is empty")
     return size
+
+
+def _row_image_size(row: dict[str, Any], index: int, source: str) -> tuple[int, int]:
+    return _image_size_or_error(row["images"], f"{source}: row {index}, column 'images'")
 
 
 def _image_struct(image: Any) -> dict[str, Any]:
@@ -168,12 +214,15 @@ def _user_prompt(row: dict[str, Any], style: str, size: tuple[int, int]) -> str:
     return build_prompt(style, row["question_only"], list(row["options"]), size)
 
 
-def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training") -> Any:
-    """STVQA rows -> GRPO rows: ``prompt`` (messages with an image part), ``image``, ``image_size`` + GT columns."""
+def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training", source: str | None = None) -> Any:
+    """STVQA rows -> GRPO rows: ``prompt`` (messages with an image part), ``image``, ``image_size`` + GT columns.
+
+    ``source`` (the ``--dataset`` value) names the data in error messages.
+    """
     from datasets import Image
 
-    source = _source(dataset)
-    check_columns(dataset, "grpo" if prompt_style == "training" else "grpo_other_style", source)
+    source = source or _source(dataset)
+    check_columns(dataset, required_columns("grpo", prompt_style), source)
     dataset = _raw_images(dataset)
     keep = [c for c in PASSTHROUGH if c in dataset.column_names]
 
@@ -201,12 +250,13 @@ def sft_target(row: dict[str, Any], target: str) -> str:
             f"<think> The scene graph gives {gt_answer or answer}. </think>\n<answer>{gt_answer or answer}</answer>")
 
 
-def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct") -> Any:
+def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct",
+                        source: str | None = None) -> Any:
     """STVQA rows -> prompt/completion rows with an ``images`` list, for TRL's SFTTrainer."""
     from datasets import Image, Sequence
 
-    source = _source(dataset)
-    check_columns(dataset, "sft" if prompt_style != "training" else "grpo", source)
+    source = source or _source(dataset)
+    check_columns(dataset, required_columns("sft", prompt_style), source)
     dataset = _raw_images(dataset)
 
     def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
@@ -219,5 +269,5 @@ def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str 
     return prepared.cast_column("images", Sequence(Image()))
 
 
-__all__ = ["REQUIRED_COLUMNS", "check_columns", "load_stvqa", "prepare_grpo_dataset",
+__all__ = ["REQUIRED_COLUMNS", "check_columns", "check_local_dataset", "load_stvqa", "prepare_grpo_dataset",
            "prepare_sft_dataset", "sft_target"]

@@ -88,7 +88,7 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
 
     # A bad dataset or TRL setting fails before the run folder is touched and before the (slow) model load.
     dataset = prepare_grpo_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
-                                   config.resolved_prompt_style)
+                                   config.resolved_prompt_style, source=config.dataset)
     trl_args = config.to_trl()
     prepare_output(config)
     resume = resume_checkpoint(config)

@@ -131,18 +131,22 @@ def check_run_inputs(config: CommonConfig) -> None:
 
     if not config.dataset:
         raise InputError("--dataset is required (or set `dataset:` in the preset)")
+    from spatialthinker.train.data import check_local_dataset, required_columns
+
     check_model(config.model)
     check_source(config.dataset, "--dataset", "dataset")
-    if isinstance(config, GRPORecipe):
+    grpo = isinstance(config, GRPORecipe)
+    style = config.resolved_prompt_style if grpo else getattr(config, "prompt_style", "direct")
+    check_prompt_style(style)
+    if os.path.exists(config.dataset):
+        check_local_dataset(config.dataset, config.split, required_columns("grpo" if grpo else "sft", style))
+    if grpo:
         check_reward(config)
-        check_prompt_style(config.resolved_prompt_style)
         if config.use_vllm:
             import importlib.util
 
             if importlib.util.find_spec("vllm") is None:
                 raise InputError("--use-vllm: vLLM is not installed (`pip install vllm`, GPU machines only); drop "
                                  "--use-vllm to generate with transformers")
-    else:
-        check_prompt_style(getattr(config, "prompt_style", None))
     check_output_folder(config)
 

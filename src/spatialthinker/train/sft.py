@@ -44,7 +44,7 @@ def run_sft(config: SFTRecipe, model=None, processor=None) -> TrainResult:
 
     # A bad dataset fails before the run folder is touched and before the (slow) model load.
     dataset = prepare_sft_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
-                                  config.target, config.prompt_style)
+                                  config.target, config.prompt_style, source=config.dataset)
     trl_args = config.to_trl()
     prepare_output(config)
     resume = resume_checkpoint(config)
