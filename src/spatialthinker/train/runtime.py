@@ -81,11 +81,16 @@ def peft_config(config: CommonConfig) -> Any | None:
                       target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def checkpoints(output_dir: str) -> list[str]:
-    """``output_dir/checkpoint-N`` folders, oldest first."""
+def checkpoints(output_dir: str, complete: bool = True) -> list[str]:
+    """``output_dir/checkpoint-N`` folders, oldest first; by default only complete ones.
+
+    The Trainer writes ``trainer_state.json`` last, so a folder without it is a save that was killed half-way:
+    resuming from it would fail (or worse, load half the weights), so it does not count as a checkpoint.
+    """
     found = glob.glob(os.path.join(output_dir, "checkpoint-*"))
     numbered = [(int(m.group(1)), p) for p in found if (m := re.search(r"checkpoint-(\d+)$", p))]
-    return [p for _, p in sorted(numbered)]
+    return [p for _, p in sorted(numbered)
+            if not complete or os.path.isfile(os.path.join(p, "trainer_state.json"))]
 
 
 def checkpoint_step(path: str | None) -> int | None:
@@ -122,7 +127,7 @@ def check_output_folder(config: CommonConfig) -> None:
     if config.resume:
         resume_checkpoint(config)
         return
-    earlier = [os.path.basename(p) for p in checkpoints(folder)] + [
+    earlier = [os.path.basename(p) for p in checkpoints(folder, complete=False)] + [
         name for name in ("final",) if os.path.isdir(os.path.join(folder, name))]
     if earlier and not config.overwrite:
         raise InputError(f"--output {folder}: holds an earlier run ({', '.join(earlier[:3])}); pass --resume to "
@@ -156,10 +161,14 @@ def prepare_output(config: CommonConfig) -> None:
     folder = config.output_dir
     os.makedirs(folder, exist_ok=True)
     if config.resume:
+        for partial in sorted(set(checkpoints(folder, complete=False)) - set(checkpoints(folder))):
+            log.warning("Removing %s: its save was interrupted (no trainer_state.json)", partial)
+            _remove(partial)
         truncate_rollouts(folder, checkpoint_step(resume_checkpoint(config)) or 0)
     else:
         stale = list(RUN_LOGS) + (list(RUN_OUTPUTS) if config.overwrite else [])
-        doomed = [os.path.join(folder, name) for name in stale] + (checkpoints(folder) if config.overwrite else [])
+        doomed = [os.path.join(folder, name) for name in stale] + (
+            checkpoints(folder, complete=False) if config.overwrite else [])
         for path in doomed:
             if os.path.exists(path):
                 log.info("Starting clean: removing %s", path)
