@@ -51,8 +51,12 @@ def test_score_from_stdin_with_config(files, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--image-size", "640by480"], "image size"),
-    (["--image-size", "0x480"], "image size"),
+    (["--image-size", "640by480"], "expected WIDTHxHEIGHT"),
+    (["--image-size", "0x480"], "expected WIDTHxHEIGHT"),
+    (["--image-size", "-5x10"], "--image-size '-5x10': expected WIDTHxHEIGHT, two positive integers"),
+    (["--image-size", "1e3x96"], "--image-size '1e3x96'"),
+    (["--image-size", "96x96x96"], "--image-size '96x96x96'"),
+    (["--image-size", "96.5x96"], "--image-size '96.5x96'"),
     (["--config", "BAD_CONFIG"], "unknown RewardConfig key"),
     (["--config", "missing.yaml"], "does not exist"),
 ])

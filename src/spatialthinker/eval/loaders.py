@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.eval.extract import answer_letter
 from spatialthinker.eval.items import EvalItem
 from spatialthinker.eval.registry import ITEM_HOOKS, BenchmarkSpec
@@ -111,7 +112,12 @@ def _data_files(directory: Path, spec: BenchmarkSpec) -> list[Path]:
 def _file_rows(file: Path) -> Iterator[dict[str, Any]]:
     if file.suffix == ".jsonl":
         with file.open(encoding="utf-8") as handle:
-            yield from (json.loads(line) for line in handle if line.strip())
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as error:  # json counts lines within the one line it was given
+                        raise InputError(f"{file}:{number}: invalid JSON ({error.msg}, column {error.colno})") from None
         return
     if file.suffix == ".arrow":
         import datasets
