@@ -117,7 +117,7 @@ def _file_rows(file: Path) -> Iterator[dict[str, Any]]:
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError as error:  # json counts lines within the one line it was given
-                        raise InputError(f"{file}:{number}: invalid JSON ({error.msg}, column {error.colno})") from None
+                        raise InputError(f"{file}:{number}: invalid JSON ({error.msg}, character {error.pos + 1})") from None
         return
     if file.suffix == ".arrow":
         import datasets
