@@ -91,3 +91,18 @@ def test_metrics_resume_skips_a_torn_last_line(tmp_path):
     callback = metrics_callback(str(tmp_path), resume_step=2)
     assert [r["step"] for r in callback.records] == [1, 2]
     assert (tmp_path / "metrics.jsonl").read_text().splitlines() == ['{"step": 1}', '{"step": 2}']
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--per-image", "-1"], "--per-image: expected a positive integer, got -1"),
+    (["--limit", "0"], "--limit: expected a positive integer, got 0"),
+    (["--val-fraction", "-0.1"], "--val-fraction: expected a number in [0, 1), got -0.1"),
+    (["--relation-percent", "150"], "--relation-percent: expected a number in [0, 100], got 150.0"),
+])
+def test_synth_scene_graphs_refuses_bad_counts(args, needle, tmp_path, capsys, shared_data_dir):
+    out = tmp_path / "out"
+    vg = os.path.join(shared_data_dir, "visual_genome")
+    assert main(["synth", "scene-graphs", "--source", "vg", "--input-dir", vg, "--images", vg, "--out", str(out),
+                 *args]) == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists()
