@@ -184,26 +184,11 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _read_records(path: str) -> list[dict[str, Any]]:
-    """The JSON records of a log; a torn line (the run was killed mid-write) is skipped with a warning naming it."""
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s:%d: skipping a torn line (the run was interrupted while writing it)", path, number)
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-    return records
-
-
 def metrics_callback(output_dir: str, resume_step: int | None = None) -> Any:
     """A ``transformers.TrainerCallback`` that appends one JSON record per logging step to ``metrics.jsonl``."""
     from transformers import TrainerCallback
+
+    from spatialthinker.jsonl import read_jsonl
 
     class MetricsJSONL(TrainerCallback):
         """Writes ``output_dir/metrics.jsonl``; on resume keeps only the records up to the checkpoint's step."""
@@ -213,7 +198,7 @@ def metrics_callback(output_dir: str, resume_step: int | None = None) -> Any:
             self.records: list[dict[str, Any]] = []
             kept = []
             if resume_step is not None and os.path.exists(self.path):
-                kept = [r for r in _read_records(self.path) if r.get("step", 0) <= resume_step]
+                kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= resume_step]
             if _is_main_process():
                 os.makedirs(output_dir, exist_ok=True)
                 with open(self.path, "w", encoding="utf-8") as handle:
