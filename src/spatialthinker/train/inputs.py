@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from spatialthinker.errors import InputError
 from spatialthinker.train.config import CommonConfig, GRPORecipe

@@ -13,7 +13,6 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from spatialthinker.jsonl import read_jsonl  # noqa: F401  (re-exported: the viewer's and held-out scoring's reader)
 
