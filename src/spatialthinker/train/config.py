@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,8 +170,6 @@ class GRPORecipe(CommonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_generations < 2:
-            raise InputError("num_generations must be >= 2: GRPO's advantage compares completions within a group.")
         world = int(os.environ.get("WORLD_SIZE", "1"))
         per_step = self.per_device_train_batch_size * world
         generation_batch = per_step * (self.steps_per_generation or self.gradient_accumulation_steps)
@@ -184,8 +183,6 @@ class GRPORecipe(CommonConfig):
             raise InputError(f"unknown loss_type {self.loss_type!r}.")
         if self.vllm_mode not in ("colocate", "server"):
             raise InputError(f"vllm_mode must be colocate or server, got {self.vllm_mode!r}.")
-        if self.max_completion_length < 8:
-            raise InputError("max_completion_length < 8 cannot hold even the answer tags.")
         if self.delta is not None and self.delta <= 1 + self.epsilon_high:
             raise InputError(f"delta ({self.delta}) must exceed 1 + epsilon_high ({1 + self.epsilon_high}).")
 
@@ -295,7 +292,7 @@ def _type_problem(value: Any, hint: Any) -> str | None:
     """What is wrong with ``value`` for the annotation ``hint`` (None when it fits). Booleans are not numbers."""
     if hint is Any:
         return None
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType")) else (hint,)
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if value is None:
         return None if type(None) in options else "a value, not null"
     for option in options:
