@@ -106,3 +106,8 @@ def test_synth_scene_graphs_refuses_bad_counts(args, needle, tmp_path, capsys, s
                  *args]) == 2
     assert needle in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_view_of_a_folder_with_nothing_to_show_exits_2(tmp_path, capsys):
+    assert main(["view", str(tmp_path), "--no-open"]) == 2
+    assert "nothing to show" in capsys.readouterr().err
