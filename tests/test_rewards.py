@@ -20,6 +20,8 @@ from spatialthinker.rewards import (
 from spatialthinker.rewards.matching import _assign_group
 from spatialthinker.rewards.terms import accuracy_reward, coerce_image_size
 
+from _reference import reference_ciou
+
 SIZE = (640, 480)
 MAN = {"id": "man.1", "bbox": [10, 20, 110, 220]}
 BIKE = {"id": "bike.1", "bbox": [200, 100, 400, 300]}
@@ -48,7 +50,9 @@ PERFECT = respond(scene_json([MAN, BIKE], [REL]))
 def test_perfect_response_scores_one():
     r = compute_reward(PERFECT, GT, SIZE)
     assert isinstance(r, RewardBreakdown)
-    assert (r.total, r.format, r.count, r.accuracy, r.spatial) == (1.0, 1.0, 1.0, 1.0, 1.0)
+    assert (r.format, r.count, r.accuracy) == (1.0, 1.0, 1.0)
+    # exact boxes: CIoU's 1e-7 (the reference's) keeps IoU a hair below 1
+    assert r.total == pytest.approx(1.0, abs=1e-6) and r.spatial == pytest.approx(1.0, abs=1e-6)
     assert (r.n_pred_objects, r.n_gt_objects, r.answer_empty, r.errors) == (2, 2, False, ())
 
 
@@ -130,7 +134,7 @@ def test_format_failures_zero_everything(response):
 
 def test_tag_order_only_checked_when_strict():
     shuffled = f"<answer>(A) behind</answer><think>t</think><scene>{scene_json([MAN, BIKE], [REL])}</scene><observe>o</observe>"
-    assert compute_reward(shuffled, GT, SIZE).total == 1.0
+    assert compute_reward(shuffled, GT, SIZE).total == pytest.approx(1.0, abs=1e-6)
     strict = compute_reward(shuffled, GT, SIZE, RewardConfig(strict_order=True))
     assert strict.format == 0.0 and strict.total == 0.0
 
@@ -199,7 +203,7 @@ def test_wrong_answer_with_perfect_boxes_gets_no_spatial_credit():
 def test_gating_off_pays_spatial_and_count_without_format():
     config = RewardConfig(gating=False)
     r = compute_reward(respond(scene_json([MAN, BIKE], [REL]), answer="(B) in front"), GT, SIZE, config)
-    assert r.spatial == 1.0 and r.total == pytest.approx(0.1 + 0.2 + 0.2)
+    assert r.spatial == pytest.approx(1.0, abs=1e-6) and r.total == pytest.approx(0.1 + 0.2 + 0.2, abs=1e-6)
     no_observe = PERFECT.replace("<observe>a man and a bike</observe>", "")
     r = compute_reward(no_observe, GT, SIZE, config)
     assert r.format == 0.0 and r.total == pytest.approx(0.2 + 0.5 + 0.2)
@@ -211,7 +215,7 @@ def test_forty_spammed_boxes_do_not_beat_the_right_two():
     spammed = compute_reward(respond(scene_json(spam, [REL])), GT, SIZE)
     right = compute_reward(PERFECT, GT, SIZE)
     assert spammed.n_pred_objects == 40
-    assert spammed.spatial == 1.0          # the box term alone cannot see spam (method.md §4)...
+    assert spammed.spatial == pytest.approx(1.0, abs=1e-6)          # the box term alone cannot see spam (method.md §4)...
     assert spammed.count == pytest.approx(0.3)  # ...the count term does: obj = max(0, 1 - 38/2) = 0
     assert spammed.total < right.total
     assert spammed.total == pytest.approx(0.1 + 0.2 * 0.3 + 0.5 + 0.2)
@@ -280,7 +284,7 @@ def test_bad_image_size_scores_spatial_zero_and_never_raises(size):
                                   {"width": 640, "height": 480}, "Image size: (640 x 480)"])
 def test_image_size_forms(size):
     assert coerce_image_size(size) == (640.0, 480.0)
-    assert compute_reward(PERFECT, GT, size).total == 1.0
+    assert compute_reward(PERFECT, GT, size).total == pytest.approx(1.0, abs=1e-6)
 
 
 def test_boxes_normalised_by_stated_size():
@@ -294,7 +298,7 @@ def test_boxes_normalised_by_stated_size():
 
 def test_from_problem_reads_the_prompt_size():
     problem = "Look.\n\nImage size: (640 x 480)\n\nQ. Where?"
-    assert compute_reward_from_problem(PERFECT, GT, problem).total == 1.0
+    assert compute_reward_from_problem(PERFECT, GT, problem).total == pytest.approx(1.0, abs=1e-6)
     assert compute_reward_from_problem(PERFECT, GT, "no size here").spatial == 0.0
     assert compute_reward_from_problem(PERFECT, GT, None).spatial == 0.0
 
@@ -303,7 +307,7 @@ def test_from_problem_reads_the_prompt_size():
 def test_relation_term_is_opt_in_and_changes_the_score():
     wrong_predicate = respond(scene_json([MAN, BIKE], [dict(REL, predicate="in front of")]))
     default = compute_reward(wrong_predicate, GT, SIZE)
-    assert default.total == 1.0 and default.relation == 0.0  # off by default: relations only enter the count
+    assert default.total == pytest.approx(1.0, abs=1e-6) and default.relation == 0.0  # off by default: relations only enter the count
     config = RewardConfig(spatial_weight=0.1, relation_weight=0.1)
     with_rel = compute_reward(wrong_predicate, GT, SIZE, config)
     assert with_rel.relation == 0.0 and with_rel.total == pytest.approx(0.9)
@@ -319,12 +323,12 @@ def test_lemma_similarity_matches_synonyms_and_plurals():
                relations=[])
     # Boxes swapped relative to labels' natural match: only label similarity can pair them right.
     pred = respond(scene_json([{"id": "couch.1", "bbox": [0, 0, 100, 100]}, {"id": "cups.1", "bbox": [300, 300, 340, 340]}]))
-    assert compute_reward(pred, gt, SIZE, RewardConfig(similarity="lemma")).spatial == pytest.approx(1.0)
-    assert compute_reward(pred, gt, SIZE).spatial == pytest.approx(1.0)  # exact: boxes alone still pair them
+    assert compute_reward(pred, gt, SIZE, RewardConfig(similarity="lemma")).spatial == pytest.approx(1.0, abs=1e-5)
+    assert compute_reward(pred, gt, SIZE).spatial == pytest.approx(1.0, abs=1e-5)  # exact: boxes alone still pair them
     crossed = respond(scene_json([{"id": "couch.1", "bbox": [300, 300, 340, 340]}, {"id": "cups.1", "bbox": [0, 0, 100, 100]}]))
     lemma = compute_reward(crossed, gt, SIZE, RewardConfig(similarity="lemma")).spatial
     exact = compute_reward(crossed, gt, SIZE).spatial
-    assert exact == pytest.approx(1.0) and lemma < 0.5  # lemma pairs couch->sofa although the boxes disagree
+    assert exact == pytest.approx(1.0, abs=1e-5) and lemma < 0.5  # lemma pairs couch->sofa although the boxes disagree
 
 
 def test_max_objects_caps_matching_not_counting():
@@ -430,20 +434,7 @@ def test_sparse_reward_never_raises():
 
 
 # ------------------------------------------------------------------------------------------- independent CIoU
-def _ciou(a, b) -> float:
-    """CIoU from its definition (Zheng et al. 2020), scalar Python, written independently of geometry.py."""
-    ax1, ay1, ax2, ay2 = map(float, a)
-    bx1, by1, bx2, by2 = map(float, b)
-    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
-    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    iou = inter / union
-    rho2 = ((ax1 + ax2) / 2 - (bx1 + bx2) / 2) ** 2 + ((ay1 + ay2) / 2 - (by1 + by2) / 2) ** 2
-    c2 = (max(ax2, bx2) - min(ax1, bx1)) ** 2 + (max(ay2, by2) - min(ay1, by1)) ** 2
-    v = 4 / math.pi ** 2 * (math.atan((bx2 - bx1) / (by2 - by1)) - math.atan((ax2 - ax1) / (ay2 - ay1))) ** 2
-    alpha = v / (1 - iou + v) if v > 0 else 0.0
-    return iou - rho2 / c2 - alpha * v
+_ciou = reference_ciou  # the reference's CIoU (tests/_reference.py)
 
 
 def _mapped_ciou(a, b, size=SIZE) -> float:

@@ -27,16 +27,16 @@ def test_trl_dense_with_string_completions_and_dataset_columns():
     scores = reward(prompts=[PROMPT, PROMPT], completions=[GOOD, WRONG], completion_ids=[[1], [2]],
                     answer_option_text=[GT, GT], image_size=[(640, 480), (640, 480)], problem=[PROMPT, PROMPT],
                     trainer_state=None)
-    assert scores == [1.0, pytest.approx(0.3)]
+    assert scores == [pytest.approx(1.0, abs=1e-6), pytest.approx(0.3)]
 
 
 def test_trl_dense_with_conversational_completions_and_size_from_problem_or_prompt():
     reward = DenseSpatialReward()
     completions = [[{"role": "assistant", "content": GOOD}]]
     prompt_msgs = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}]]
-    assert reward(prompts=prompt_msgs, completions=completions, answer_option_text=[GT], problem=[PROMPT]) == [1.0]
+    assert reward(prompts=prompt_msgs, completions=completions, answer_option_text=[GT], problem=[PROMPT]) == [pytest.approx(1.0, abs=1e-6)]
     # No image_size or problem column: the size comes from the prompt text itself.
-    assert reward(prompts=[PROMPT], completions=completions, ground_truth=[GT]) == [1.0]
+    assert reward(prompts=[PROMPT], completions=completions, ground_truth=[GT]) == [pytest.approx(1.0, abs=1e-6)]
     # Nowhere to read a size from: the spatial term is 0, the rest is paid.
     assert reward(prompts=None, completions=completions, solution=[GT]) == [pytest.approx(0.8)]
 
@@ -95,7 +95,7 @@ def test_completion_text_forms():
 def test_verl_compute_score(extra_info):
     # veRL's NaiveRewardManager: compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)
     result = compute_score(data_source="stvqa", solution_str=GOOD, ground_truth=GT, extra_info=extra_info)
-    assert result["score"] == 1.0
+    assert result["score"] == pytest.approx(1.0, abs=1e-6)
     assert {"format", "count", "accuracy", "spatial"} <= set(result)
     assert all(isinstance(v, (int, float)) for v in result.values())
 

@@ -29,7 +29,7 @@ def test_score_json(files, capsys):
     response, truth, _ = files
     assert main(["score", "--response", response, "--ground-truth", truth, "--image-size", "640x480", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["total"] == 1.0 and data["spatial"] == 1.0 and data["errors"] == []
+    assert data["total"] == pytest.approx(1.0, abs=1e-6) and data["spatial"] == pytest.approx(1.0, abs=1e-6) and data["errors"] == []
 
 
 def test_score_table_and_json(files, capsys):
@@ -37,7 +37,7 @@ def test_score_table_and_json(files, capsys):
     assert main(["score", "--response", response, "--ground-truth", truth, "--image-size", "(640 x 480)"]) == 0
     out = capsys.readouterr().out
     assert "accuracy" in out and "response.txt" in out
-    assert json.loads(out[out.index("{"):])["total"] == 1.0
+    assert json.loads(out[out.index("{"):])["total"] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_score_from_stdin_with_config(files, capsys, monkeypatch):
@@ -51,8 +51,12 @@ def test_score_from_stdin_with_config(files, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--image-size", "640by480"], "image size"),
-    (["--image-size", "0x480"], "image size"),
+    (["--image-size", "640by480"], "expected WIDTHxHEIGHT"),
+    (["--image-size", "0x480"], "expected WIDTHxHEIGHT"),
+    (["--image-size", "-5x10"], "--image-size '-5x10': expected WIDTHxHEIGHT, two positive integers"),
+    (["--image-size", "1e3x96"], "--image-size '1e3x96'"),
+    (["--image-size", "96x96x96"], "--image-size '96x96x96'"),
+    (["--image-size", "96.5x96"], "--image-size '96.5x96'"),
     (["--config", "BAD_CONFIG"], "unknown RewardConfig key"),
     (["--config", "missing.yaml"], "does not exist"),
 ])
@@ -73,7 +77,7 @@ def test_score_demo(capsys):
     assert main(["score", "--demo"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out[out.index('{"perfect"'):])
-    assert data["perfect"]["total"] == 1.0
+    assert data["perfect"]["total"] == pytest.approx(1.0, abs=1e-6)
     assert data["box spam (40)"]["total"] < data["perfect"]["total"]
     assert data["wrong answer"]["spatial"] == 0.0 and data["broken format"]["total"] == 0.0
     assert "jittered boxes" in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from spatialthinker import __version__
+from spatialthinker.errors import InputError
 
 app = typer.Typer(
     name="spatialthinker",
@@ -96,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(done.exit_code or 0)
     except SystemExit as done:  # click's usage errors
         return int(done.code or 0) if isinstance(done.code, int) else 1
+    except InputError as error:  # the user's mistake: one line naming the culprit, exit 2 like click's usage errors
+        typer.echo(f"error: {error}", err=True)
+        return 2
+    except (typer.BadParameter, typer.Abort) as error:  # typer's own (vendored) click exceptions
+        if isinstance(error, typer.Abort):
+            return 1
+        error.show()
+        return error.exit_code
     except Exception as error:  # noqa: BLE001 - the CLI's one place to turn errors into messages
         import click
 

@@ -15,6 +15,9 @@ BoxMetric = Literal["iou", "giou", "ciou"]
 BOX_METRICS: tuple[str, ...] = ("iou", "giou", "ciou")
 
 _EPS = 1e-9
+#: The reference's CIoU adds 1e-7 to the union, the enclosing diagonal and each box height (aspect term); we add
+#: the same, so CIoU totals agree with the reference to 1e-9 (on small boxes a smaller epsilon differs by 1e-4).
+CIOU_EPS = 1e-7
 # Normalised coordinates are clipped to this range so that absurd but finite model outputs (1e300) cannot
 # overflow squares into inf/NaN; a box ten image-widths away scores the same as one a million away.
 _COORD_LIMIT = 10.0
@@ -80,11 +83,13 @@ def box_overlap(a: np.ndarray, b: np.ndarray, metric: BoxMetric = "ciou") -> np.
         return iou - (enclosing - union) / np.maximum(enclosing, _EPS)
     if metric != "ciou":
         raise ValueError(f"box metric must be one of {BOX_METRICS}, got {metric!r}")
+    iou = inter / (union + CIOU_EPS)
     centre_dist2 = ((ax1 + ax2 - bx1 - bx2) ** 2 + (ay1 + ay2 - by1 - by2) ** 2) / 4.0
-    diag2 = cw**2 + ch**2
-    v = (4.0 / math.pi**2) * (np.arctan(bw / np.maximum(bh, _EPS)) - np.arctan(aw / np.maximum(ah, _EPS))) ** 2
-    alpha = v / np.maximum(1.0 - iou + v, _EPS)
-    return iou - centre_dist2 / np.maximum(diag2, _EPS) - alpha * v
+    diag2 = cw**2 + ch**2 + CIOU_EPS
+    v = (4.0 / math.pi**2) * (np.arctan(bw / (bh + CIOU_EPS)) - np.arctan(aw / (ah + CIOU_EPS))) ** 2
+    with_v = 1.0 - iou + v
+    alpha = np.divide(v, with_v, out=np.zeros_like(with_v), where=with_v != 0)  # reference: 0 when 1 - IoU + v is 0
+    return iou - centre_dist2 / diag2 - alpha * v
 
 
 def pairwise_overlap(pred: np.ndarray, gt: np.ndarray, metric: BoxMetric = "ciou") -> np.ndarray:

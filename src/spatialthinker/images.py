@@ -35,8 +35,16 @@ def open_image(value: Any) -> Any:
         return value
     if isinstance(value, dict):
         value = value.get("bytes") or value.get("path")
-    if isinstance(value, (bytes, bytearray)):
-        return Image.open(io.BytesIO(value))
-    if isinstance(value, str) and value:
-        return Image.open(value)
-    raise ValueError(f"cannot read an image from {type(value).__name__}.")
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            return Image.open(io.BytesIO(value))
+        if isinstance(value, str) and value:
+            return Image.open(value)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image file {value} does not exist") from None
+    except Image.UnidentifiedImageError:
+        what = f"file {value}" if isinstance(value, str) else f"{len(value)} bytes"
+        raise OSError(f"not an image PIL can read ({what})") from None
+    if value is None:
+        raise ValueError("no image (the value is empty)")
+    raise ValueError(f"expected an image (PIL image, {{bytes, path}} struct, bytes or a path), got {type(value).__name__}")

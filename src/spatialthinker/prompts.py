@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from spatialthinker.registry import Registry
-from spatialthinker.scene import LENIENT, STRICT, ParseOptions, SceneGraph
+from spatialthinker.scene import GROUND_TRUTH, STRICT, ParseOptions, SceneGraph
 
 TAGS: tuple[str, ...] = ("observe", "scene", "think", "answer")
 SPARSE_TAGS: tuple[str, ...] = ("think", "answer")
@@ -307,8 +307,9 @@ def split_response(text: str, tags: tuple[str, ...], scene_options: ParseOptions
 def parse_ground_truth(ground_truth: str) -> tuple[SceneGraph | None, str | None]:
     """Split an STVQA ground truth into its scene graph and answer; never raises.
 
-    Missing parts are None. The GT is read leniently (it is our data, not model output), and a bare ``(X) T``
-    string without tags is taken as the answer alone.
+    Missing parts are None. The GT is trusted data, not model output: any string is an object id and repeated
+    ids, extra keys and inverted boxes are kept (``GROUND_TRUTH`` options, like the reference), so no GT object is
+    dropped for how it is named. A bare ``(X) T`` string without tags is taken as the answer alone.
     """
     if not isinstance(ground_truth, str):
         return None, None
@@ -316,7 +317,7 @@ def parse_ground_truth(ground_truth: str) -> tuple[SceneGraph | None, str | None
     answer = last_tag_contents(ground_truth, "answer")
     if answer is None and scene_text is None:
         answer = ground_truth.strip() or None
-    scene = SceneGraph.parse(scene_text, LENIENT)[0] if scene_text is not None else None
+    scene = SceneGraph.parse(scene_text, GROUND_TRUTH)[0] if scene_text is not None else None
     return scene, answer
 
 

@@ -18,10 +18,15 @@ import orjson
 
 SCHEMA_VERSION = 1
 
+# Id patterns are applied with ``fullmatch`` (the reference's ``re.fullmatch``): ``^...$`` with ``match`` would let
+# a trailing newline through (``"cup.1\n"``).
 #: Object ids the reference accepts: letters/underscores, a dot, digits (``traffic_light.1``, not ``traffic light.1``).
-STRICT_ID_PATTERN = re.compile(r"^[a-zA-Z_]+\.\d+$")
+STRICT_ID_PATTERN = re.compile(r"[a-zA-Z_]+\.\d+")
 #: Lenient ids also allow spaces, hyphens and inner digits in the label (``traffic light.1``, ``t-shirt.2``).
-LENIENT_ID_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_ \-]*\.\d+$")
+LENIENT_ID_PATTERN = re.compile(r"[a-zA-Z_][a-zA-Z0-9_ \-]*\.\d+")
+#: Ground truth is trusted data: any string is an id (``3d_glasses.1``, ``st.bernard.1``, a bare ``cup``), as in the
+#: reference, which validates only the model's objects.
+ANY_ID_PATTERN = re.compile(r".*", re.S)
 
 _SUFFIX = re.compile(r"\.\d+$")
 _SEPARATORS = str.maketrans({"_": " ", "-": " "})
@@ -116,10 +121,21 @@ class ParseOptions:
     allow_extra_keys: bool = False  # the reference rejects object keys other than id/bbox
     repair_inverted_boxes: bool = False  # sort x1/x2, y1/y2 instead of rejecting an inverted box
     require_known_ids: bool = False  # relation ends must be ids of listed objects (reference: id pattern only)
+    any_ids: bool = False  # any string is an id (ground truth; overrides lenient_ids)
+    allow_duplicate_ids: bool = False  # keep every object of a repeated id (ground truth; the reference keeps them)
 
 
 STRICT = ParseOptions()
 LENIENT = ParseOptions(lenient_ids=True, allow_extra_keys=True, repair_inverted_boxes=True)
+#: How ground truths are read: nothing in trusted data is dropped for its id (see docs/rewards.md).
+GROUND_TRUTH = ParseOptions(allow_extra_keys=True, repair_inverted_boxes=True, any_ids=True, allow_duplicate_ids=True)
+
+
+def id_pattern(options: ParseOptions) -> re.Pattern[str]:
+    """The object-id pattern ``options`` ask for (applied with ``fullmatch``)."""
+    if options.any_ids:
+        return ANY_ID_PATTERN
+    return LENIENT_ID_PATTERN if options.lenient_ids else STRICT_ID_PATTERN
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +262,7 @@ def _valid_ids(pattern: re.Pattern[str]) -> set[str]:
 
 def _check_id(known: set[str], pattern: re.Pattern[str], object_id: str) -> bool:
     """Whether ``object_id`` matches ``pattern``, remembering it in ``known`` when it does."""
-    if pattern.match(object_id) is None:
+    if pattern.fullmatch(object_id) is None:
         return False
     known.add(object_id)
     return True
@@ -263,8 +279,9 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
     if not isinstance(raw_relations, list):
         reasons.append("'relationships' must be a list")
         raw_relations = []
-    pattern = LENIENT_ID_PATTERN if options.lenient_ids else STRICT_ID_PATTERN
+    pattern = id_pattern(options)
     known = _valid_ids(pattern)
+    unique = not options.allow_duplicate_ids
     extra_ok = options.allow_extra_keys
     big = _BIG
     objects: list[SceneObject] = []
@@ -275,7 +292,7 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
         # (len 2 with both keys present means exactly {"id", "bbox"}; a missing key fails the type checks.)
         if type(raw) is dict and (extra_ok or len(raw) == 2):
             object_id, bbox = raw.get("id"), raw.get("bbox")
-            if (type(object_id) is str and type(bbox) is list and len(bbox) == 4 and object_id not in seen
+            if (type(object_id) is str and type(bbox) is list and len(bbox) == 4 and not (unique and object_id in seen)
                     and (object_id in known or _check_id(known, pattern, object_id))):
                 x1, y1, x2, y2 = bbox
                 t1, t2, t3, t4 = type(x1), type(y1), type(x2), type(y2)
@@ -296,7 +313,7 @@ def _build_graph(data: dict[str, Any], options: ParseOptions) -> tuple[SceneGrap
             if len(reasons) > 20:
                 break
             continue
-        if obj.id in seen:
+        if unique and obj.id in seen:
             reasons.append(f"objects[{index}]: duplicate id {obj.id!r}")
             continue
         seen.add(obj.id)
@@ -340,7 +357,7 @@ def _parse_object(raw: Any, pattern: re.Pattern[str], options: ParseOptions) -> 
     if not options.allow_extra_keys and set(raw) - {"id", "bbox"}:
         return None, f"unexpected keys {sorted(set(raw) - {'id', 'bbox'})[:3]} (only 'id' and 'bbox' are allowed)"
     object_id, bbox = raw.get("id"), raw.get("bbox")
-    if not isinstance(object_id, str) or not pattern.match(object_id):
+    if not isinstance(object_id, str) or not pattern.fullmatch(object_id):
         return None, f"id must look like 'label.N', got {str(object_id)[:40]!r}"
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
         return None, "bbox must be a list of 4 numbers"

@@ -31,6 +31,14 @@ def scene_graphs(
     llm_per_image: int = typer.Option(1, "--llm-per-image", help="LLM-generated questions per image."),
 ) -> None:
     """Turn Visual Genome / VG150 / GQA scene graphs into STVQA-schema multiple-choice datasets."""
+    from spatialthinker.cli_values import check_counts, check_fraction
+    from spatialthinker.errors import InputError
+
+    check_counts(1, per_image=per_image, target=target, limit=limit, llm_k=llm_k)
+    check_counts(0, seed=seed, llm_per_image=llm_per_image)
+    check_fraction("--val-fraction", val_fraction)
+    if not 0 <= relation_percent <= 100:
+        raise InputError(f"--relation-percent: expected a number in [0, 100], got {relation_percent}")
     from spatialthinker.data.curation import CurationConfig
     from spatialthinker.data.pipeline import NoImagesError, SynthConfig, synthesize
     from spatialthinker.data.records import CATEGORIES

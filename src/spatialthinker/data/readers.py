@@ -9,6 +9,7 @@ skipped object changes the answers of every question about its image.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,6 +21,7 @@ import orjson
 
 from spatialthinker.data.labels import canonical, lemma
 from spatialthinker.data.records import AnnotatedImage, AnnotatedObject
+from spatialthinker.errors import InputError
 from spatialthinker.data.vocabulary import clean_predicate
 from spatialthinker.scene import Relation
 
@@ -222,22 +224,33 @@ def _load_json(path: Path) -> Any:
     try:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as error:
-        raise ValueError(f"{path}: invalid JSON: {error}") from None
+        raise InputError(f"{path}: invalid JSON: {error}") from None
 
 
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: missing or not a number (got {value!r})")
+        raise InputError(f"{where}: missing or not a number (got {value!r})")
     return float(value) if isinstance(value, float) else value
+
+
+def _image_size(entry: Mapping[str, Any], where: str) -> tuple[int, int]:
+    """``(width, height)`` of an annotation entry: positive whole numbers (a 0 would divide boxes by zero later)."""
+    sizes = []
+    for field_name in ("width", "height"):
+        value = _number(entry.get(field_name), f"{where}.{field_name}")
+        if not math.isfinite(value) or value <= 0 or value != int(value):
+            raise InputError(f"{where}.{field_name}: expected a positive whole number of pixels, got {value!r}")
+        sizes.append(int(value))
+    return sizes[0], sizes[1]
 
 
 def _xywh_box(item: Mapping[str, Any], where: str) -> tuple[float, float, float, float]:
     if not isinstance(item, Mapping):
-        raise ValueError(f"{where}: must be an object")
+        raise InputError(f"{where}: must be an object")
     x, y = _number(item.get("x"), f"{where}.x"), _number(item.get("y"), f"{where}.y")
     w, h = _number(item.get("w"), f"{where}.w"), _number(item.get("h"), f"{where}.h")
     if w < 0 or h < 0:
-        raise ValueError(f"{where}.w/h: negative box size ({w}, {h})")
+        raise InputError(f"{where}.w/h: negative box size ({w}, {h})")
     return (x, y, x + w, y + h)
 
 
@@ -246,13 +259,13 @@ def _vg_name(item: Mapping[str, Any], where: str) -> str:
     if name is None and isinstance(item.get("names"), list) and item["names"]:
         name = item["names"][0]
     if not isinstance(name, str):
-        raise ValueError(f"{where}.name: missing (need 'name' or a non-empty 'names')")
+        raise InputError(f"{where}.name: missing (need 'name' or a non-empty 'names')")
     return name
 
 
 def _vg_object(item: Mapping[str, Any], where: str) -> RawObject:
     if not isinstance(item, Mapping) or "object_id" not in item:
-        raise ValueError(f"{where}.object_id: missing")
+        raise InputError(f"{where}.object_id: missing")
     attributes = item.get("attributes") or []
     names = item.get("names")
     names = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
@@ -269,7 +282,7 @@ def _as_image_list(data: Any, path: Path) -> list[Mapping[str, Any]]:
     """VG files hold one image object or a list of them."""
     images = [data] if isinstance(data, Mapping) else data
     if not isinstance(images, list) or not all(isinstance(i, Mapping) for i in images):
-        raise ValueError(f"{path}: expected an image object or a list of image objects")
+        raise InputError(f"{path}: expected an image object or a list of image objects")
     return images
 
 
@@ -298,33 +311,33 @@ def read_visual_genome(input_dir: str | Path, relationships: str = "relationship
         for entry in _as_image_list(_load_json(path), path):
             image_id = str(entry.get("image_id", entry.get("id", "")))
             if not image_id:
-                raise ValueError(f"{path}: an entry has no image_id")
+                raise InputError(f"{path}: an entry has no image_id")
             slot = per_image.setdefault(image_id, {"objects": [], "relations": []})
             items = entry.get(kind)
             if not isinstance(items, list):
-                raise ValueError(f"{path}: image {image_id}: field {kind!r} must be a list")
+                raise InputError(f"{path}: image {image_id}: field {kind!r} must be a list")
             for index, item in enumerate(items):
                 where = f"{path}: image {image_id}: {kind}[{index}]"
                 if kind != "relationships":
                     slot["objects"].append(_vg_object(item, where))
                     continue
                 if not isinstance(item, Mapping):
-                    raise ValueError(f"{where}: must be an object")
+                    raise InputError(f"{where}: must be an object")
                 subject = _vg_object(item.get("subject"), f"{where}.subject")
                 target = _vg_object(item.get("object"), f"{where}.object")
                 predicate = item.get("predicate")
                 if not isinstance(predicate, str):
-                    raise ValueError(f"{where}.predicate: missing or not a string")
+                    raise InputError(f"{where}.predicate: missing or not a string")
                 slot["objects"].extend((subject, target))
                 slot["relations"].append((subject.source_id, predicate, target.source_id))
     if not per_image:
-        raise ValueError(f"{root}: no {relationships}, {objects} or {attributes} found")
+        raise InputError(f"{root}: no {relationships}, {objects} or {attributes} found")
     sizes = _vg_sizes(root / image_data)
     frequency = name_frequency(obj for slot in per_image.values() for obj in {o.source_id: o for o in slot["objects"]}.values())
     for image_id, slot in per_image.items():
         size = sizes.get(image_id) or (size_of(image_id) if size_of is not None else None)
         if size is None:
-            raise ValueError(f"{root / image_data}: image {image_id}: field width/height missing (no entry, and no "
+            raise InputError(f"{root / image_data}: image {image_id}: field width/height missing (no entry, and no "
                              f"image file to read the size from)")
         yield build_image(image_id, size[0], size[1], slot["objects"], slot["relations"], "vg", dedupe_iou, frequency)
 
@@ -347,8 +360,7 @@ def _vg_sizes(path: Path) -> dict[str, tuple[int, int]]:
     for index, entry in enumerate(_as_image_list(_load_json(path), path)):
         image_id = str(entry.get("image_id", entry.get("id")))
         where = f"{path}: image {image_id}: entry [{index}]"
-        width, height = _number(entry.get("width"), f"{where}.width"), _number(entry.get("height"), f"{where}.height")
-        sizes[image_id] = (int(width), int(height))
+        sizes[image_id] = _image_size(entry, where)
     return sizes
 
 
@@ -364,23 +376,23 @@ def read_gqa(path: str | Path, dedupe_iou: float = 0.7) -> Iterator[AnnotatedIma
         path = path / "scene_graphs.json"
     data = _load_json(path)
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected an object keyed by image id")
+        raise InputError(f"{path}: expected an object keyed by image id")
     for image_id, graph in data.items():
         where = f"{path}: image {image_id}"
         if not isinstance(graph, Mapping) or not isinstance(graph.get("objects"), Mapping):
-            raise ValueError(f"{where}: field 'objects' missing or not an object")
-        width, height = _number(graph.get("width"), f"{where}.width"), _number(graph.get("height"), f"{where}.height")
+            raise InputError(f"{where}: field 'objects' missing or not an object")
+        width, height = _image_size(graph, where)
         raw_objects, raw_relations = [], []
         for object_id, item in graph["objects"].items():
             at = f"{where}: objects[{object_id}]"
             name = item.get("name") if isinstance(item, Mapping) else None
             if not isinstance(name, str):
-                raise ValueError(f"{at}.name: missing or not a string")
+                raise InputError(f"{at}.name: missing or not a string")
             attributes = [" ".join(str(a).lower().split()) for a in item.get("attributes") or []]
             raw_objects.append(RawObject(str(object_id), name, _xywh_box(item, at), attributes))
             for index, relation in enumerate(item.get("relations") or []):
                 if not isinstance(relation, Mapping) or not isinstance(relation.get("name"), str):
-                    raise ValueError(f"{at}.relations[{index}].name: missing or not a string")
+                    raise InputError(f"{at}.relations[{index}].name: missing or not a string")
                 raw_relations.append((str(object_id), relation["name"], str(relation.get("object"))))
         yield build_image(str(image_id), int(width), int(height), raw_objects, raw_relations, "gqa", dedupe_iou)
 
@@ -401,16 +413,16 @@ def read_vg150(source: str | Path | Iterable[Mapping[str, Any]], dedupe_iou: flo
         for j, item in enumerate(objects):
             at = f"{where}.objects[{j}]"
             if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-                raise ValueError(f"{at}.id: missing or not a string")
+                raise InputError(f"{at}.id: missing or not a string")
             box = item.get("bbox")
             if not isinstance(box, (list, tuple)) or len(box) != 4:
-                raise ValueError(f"{at}.bbox: must be 4 numbers [x1, y1, x2, y2]")
+                raise InputError(f"{at}.bbox: must be 4 numbers [x1, y1, x2, y2]")
             coords = tuple(_number(v, f"{at}.bbox") for v in box)
             raw_objects.append(RawObject(item["id"], item["id"].rsplit(".", 1)[0], coords))  # type: ignore[arg-type]
         raw_relations = []
         for j, rel in enumerate(relations):
             if not isinstance(rel, Mapping) or not all(isinstance(rel.get(k), str) for k in ("subject", "predicate", "object")):
-                raise ValueError(f"{where}.relationships[{j}]: subject, predicate and object must be strings")
+                raise InputError(f"{where}.relationships[{j}]: subject, predicate and object must be strings")
             raw_relations.append((rel["subject"], rel["predicate"], rel["object"]))
         yield build_image(image_id, width, height, raw_objects, raw_relations, "vg150", dedupe_iou)
 
@@ -420,18 +432,18 @@ def _maybe_json(value: Any, where: str) -> list[Any]:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as error:
-            raise ValueError(f"{where}: invalid JSON string: {error}") from None
+            raise InputError(f"{where}: invalid JSON string: {error}") from None
     if not isinstance(value, list):
-        raise ValueError(f"{where}: must be a list (or a JSON string of one)")
+        raise InputError(f"{where}: must be a list (or a JSON string of one)")
     return value
 
 
 def _vg150_size(row: Mapping[str, Any], where: str) -> tuple[int, int]:
     if row.get("width") is not None and row.get("height") is not None:
-        return int(_number(row["width"], f"{where}.width")), int(_number(row["height"], f"{where}.height"))
+        return _image_size(row, where)
     image = row.get("image")
     if image is None:
-        raise ValueError(f"{where}.width/height: missing and no 'image' column to read the size from")
+        raise InputError(f"{where}.width/height: missing and no 'image' column to read the size from")
     if hasattr(image, "size"):
         return tuple(image.size)  # type: ignore[return-value]
     import io
@@ -444,7 +456,7 @@ def _vg150_size(row: Mapping[str, Any], where: str) -> tuple[int, int]:
     try:
         return Image.open(io.BytesIO(data)).size
     except (OSError, TypeError) as error:
-        raise ValueError(f"{where}.image: cannot read the image size: {error}") from None
+        raise InputError(f"{where}.image: cannot read the image size: {error}") from None
 
 
 def _vg150_rows(source: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], str]]:
@@ -467,7 +479,7 @@ def _vg150_rows(source: str | Path | Iterable[Mapping[str, Any]]) -> Iterator[tu
                     try:
                         yield orjson.loads(line), f"{file}:{line_no}"
                     except orjson.JSONDecodeError as error:
-                        raise ValueError(f"{file}:{line_no}: invalid JSON: {error}") from None
+                        raise InputError(f"{file}:{line_no}: invalid JSON: {error}") from None
         else:
             for row in _as_image_list(_load_json(file), file):
                 yield row, str(file)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.eval.cells import ImageCellError, as_list, category_text, image_values
 from spatialthinker.eval.extract import answer_letter
 from spatialthinker.eval.items import EvalItem
@@ -175,8 +176,8 @@ def _file_rows(file: Path) -> Iterator[dict[str, Any]]:
                 if line.strip():
                     try:
                         yield json.loads(line)
-                    except ValueError as error:
-                        raise DataUnavailableError(f"{file}:{number}: not a JSON line ({error}).") from None
+                    except json.JSONDecodeError as error:  # json counts lines within the one line it was given
+                        raise InputError(f"{file}:{number}: invalid JSON ({error.msg}, character {error.pos + 1})") from None
         return
     if file.suffix in (".csv", ".tsv"):
         yield from _delimited_rows(file)

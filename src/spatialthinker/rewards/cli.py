@@ -70,14 +70,17 @@ def _config(path: str | None) -> Any:
 
 
 def _size(text: str | None) -> tuple[float, float] | None:
-    from spatialthinker.rewards.terms import coerce_image_size
+    """``--image-size`` read whole: ``WxH`` with two positive integers (``-5x10``, ``1e3x96``, ``96x96x96`` refused)."""
+    from spatialthinker.cli_values import parse_size
+    from spatialthinker.errors import InputError
 
     if text is None:
         return None
-    size = coerce_image_size(text)
-    if size is None:
-        _fail(f"--image-size: {text!r} is not an image size; write WIDTHxHEIGHT with both > 0, e.g. 640x480.")
-    return size
+    try:
+        width, height = parse_size(text, "--image-size")
+    except InputError as error:
+        _fail(str(error))
+    return float(width), float(height)
 
 
 def _table(rows: dict[str, Any], title: str) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from spatialthinker.errors import InputError
+
 #: Presets live in the repository's configs/ folder; ``--preset NAME`` finds ``configs/NAME.yaml`` there.
 CONFIGS_DIR = Path(__file__).resolve().parents[3] / "configs"
 #: Preset applied to ``--model tiny*`` when no preset is given, so the offline smoke run is CPU-sized.
@@ -33,7 +35,7 @@ def resolve_preset(preset: str | None, model: str | None, kind: str) -> str | No
     if candidate.is_file():
         return str(candidate)
     known = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")) if CONFIGS_DIR.is_dir() else []
-    raise typer.BadParameter(f"preset {preset!r} not found. Known presets: {', '.join(known) or 'none'}.")
+    raise InputError(f"--preset {preset!r}: no such file or preset name; known presets: {', '.join(known) or 'none'}")
 
 
 def parse_sets(values: list[str] | None) -> dict[str, Any]:
@@ -43,10 +45,22 @@ def parse_sets(values: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in values or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"--set expects key=value, got {item!r}.")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: expected key=value")
+        try:
+            out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise InputError(f"--set {item!r}: the value is not valid YAML ({getattr(error, 'problem', error)})") from None
     return out
+
+
+def check_counts(**counts: int | None) -> None:
+    """Flags that count something (steps, rows) must be positive integers when given."""
+    for name, value in counts.items():
+        if value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            extra = " (omit it to train for num_train_epochs)" if name == "max_steps" else ""
+            raise InputError(f"{flag}: expected a positive integer, got {value}{extra}")
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -71,6 +85,7 @@ def grpo_command(
     max_steps: int = typer.Option(None, help="Optimizer steps."),
     preset: str = typer.Option(None, help="YAML preset path or name in configs/ (e.g. spatialthinker_3b)."),
     resume: bool = typer.Option(False, help="Continue from the newest checkpoint in --output."),
+    overwrite: bool = typer.Option(False, help="Start clean when --output holds an earlier run (removes it)."),
     use_vllm: bool = typer.Option(None, "--use-vllm/--no-vllm", help="Generate with vLLM (needs vllm)."),
     vllm_mode: str = typer.Option(None, help="colocate | server"),
     vllm_server_base_url: str = typer.Option(None, help="URL of a running `trl vllm-serve`."),
@@ -85,12 +100,13 @@ def grpo_command(
     from spatialthinker.train.grpo import run_grpo
 
     _configure_logging(verbose)
-    recipe = load_recipe(GRPORecipe, resolve_preset(preset, model, "grpo"), **parse_sets(set_), model=model,
+    check_counts(max_steps=max_steps, max_samples=max_samples)
+    recipe = load_recipe(GRPORecipe, resolve_preset(preset, model, "grpo"), parse_sets(set_), model=model,
                          dataset=dataset, output_dir=output, reward=reward, max_steps=max_steps,
-                         resume=resume or None, use_vllm=use_vllm, vllm_mode=vllm_mode,
+                         resume=resume or None, overwrite=overwrite or None, use_vllm=use_vllm, vllm_mode=vllm_mode,
                          vllm_server_base_url=vllm_server_base_url, lora=lora, seed=seed, max_samples=max_samples)
     if not recipe.dataset:
-        raise typer.BadParameter("--dataset is required (or set `dataset:` in the preset).")
+        raise InputError("--dataset is required (or set `dataset:` in the preset)")
     _report(run_grpo(recipe))
 
 
@@ -99,10 +115,11 @@ def sft_command(
     model: str = typer.Option(None, help="tiny | local path | hub id."),
     dataset: str = typer.Option(None, help="STVQA parquet file/dir or hub id."),
     output: str = typer.Option(None, "--output", "-o", help="Output directory."),
-    target: str = typer.Option(None, help="answer (paper baseline) | dense | sparse."),
+    target: str = typer.Option(None, help="answer (paper baseline) | dense | sparse | dense+sparse."),
     max_steps: int = typer.Option(None, help="Optimizer steps (default: epochs from the preset)."),
     preset: str = typer.Option(None, help="YAML preset path or name in configs/ (e.g. sft_3b)."),
     resume: bool = typer.Option(False, help="Continue from the newest checkpoint in --output."),
+    overwrite: bool = typer.Option(False, help="Start clean when --output holds an earlier run (removes it)."),
     lora: bool = typer.Option(None, "--lora/--full", help="Train LoRA adapters instead of all weights."),
     seed: int = typer.Option(None, help="Random seed."),
     max_samples: int = typer.Option(None, help="Use only the first N dataset rows."),
@@ -114,11 +131,12 @@ def sft_command(
     from spatialthinker.train.sft import run_sft
 
     _configure_logging(verbose)
-    recipe = load_recipe(SFTRecipe, resolve_preset(preset, model, "sft"), **parse_sets(set_), model=model,
+    check_counts(max_steps=max_steps, max_samples=max_samples)
+    recipe = load_recipe(SFTRecipe, resolve_preset(preset, model, "sft"), parse_sets(set_), model=model,
                          dataset=dataset, output_dir=output, target=target, max_steps=max_steps,
-                         resume=resume or None, lora=lora, seed=seed, max_samples=max_samples)
+                         resume=resume or None, overwrite=overwrite or None, lora=lora, seed=seed, max_samples=max_samples)
     if not recipe.dataset:
-        raise typer.BadParameter("--dataset is required (or set `dataset:` in the preset).")
+        raise InputError("--dataset is required (or set `dataset:` in the preset)")
     _report(run_sft(recipe))
 
 

@@ -8,10 +8,16 @@ TRL's ``GRPOConfig``/``SFTConfig`` from it, rather than copying them; anything e
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import math
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
+
+from spatialthinker.errors import InputError
 
 #: Paper image-area bounds (method.md §5): 512² .. 2048² pixels.
 PAPER_MIN_PIXELS = 512 * 512
@@ -34,6 +40,8 @@ class CommonConfig:
         seed (`int`, defaults to `0`): seeds data order, sampling and initialisation.
         max_steps (`int`, defaults to `-1`): optimizer steps; -1 trains for ``num_train_epochs``.
         resume (`bool`): continue from the newest ``output_dir/checkpoint-N``.
+        overwrite (`bool`): a folder with an earlier run's checkpoints is refused unless this is set; then the
+            earlier run's artefacts are removed first (docs/training.md, "Run folders").
     """
 
     model: str = field(default="tiny", metadata={"help": "tiny | local path | hub id"})
@@ -71,20 +79,25 @@ class CommonConfig:
     save_final: bool = field(default=True, metadata={"help": "Save the final model to output_dir/final."})
     save_last: bool = field(default=True, metadata={"help": "Always checkpoint the last step (for resume)."})
     resume: bool = field(default=False, metadata={"help": "Resume from the newest checkpoint in output_dir."})
+    overwrite: bool = field(default=False, metadata={"help": "Start clean in an output_dir that holds an earlier run."})
     report_to: list[str] | str = field(default="none", metadata={"help": "none | tensorboard | wandb"})
     trl_args: dict[str, Any] = field(default_factory=dict, metadata={"help": "Extra TRL config fields, verbatim."})
 
     def __post_init__(self) -> None:
+        problems = field_problems(type(self), self.to_dict())
+        if problems:
+            key, message = problems[0]
+            raise InputError(f"{key}: {message}")
         if self.min_pixels <= 0 or self.max_pixels < self.min_pixels:
-            raise ValueError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}.")
+            raise InputError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}.")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError(f"max_steps must be -1 (epochs) or positive, got {self.max_steps}.")
+            raise InputError(f"max_steps must be -1 (epochs) or positive, got {self.max_steps}.")
         if self.quantization not in (None, "4bit", "8bit"):
-            raise ValueError(f"quantization must be 4bit, 8bit or None, got {self.quantization!r}.")
+            raise InputError(f"quantization must be 4bit, 8bit or None, got {self.quantization!r}.")
         if self.quantization and not self.lora:
-            raise ValueError("quantization (QLoRA) trains adapters only: set lora: true as well.")
+            raise InputError("quantization (QLoRA) trains adapters only: set lora: true as well.")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}.")
+            raise InputError(f"dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}.")
 
     def common_trl_kwargs(self) -> dict[str, Any]:
         """The ``TrainingArguments`` fields both recipes share."""
@@ -157,25 +170,21 @@ class GRPORecipe(CommonConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_generations < 2:
-            raise ValueError("num_generations must be >= 2: GRPO's advantage compares completions within a group.")
         world = int(os.environ.get("WORLD_SIZE", "1"))
         per_step = self.per_device_train_batch_size * world
         generation_batch = per_step * (self.steps_per_generation or self.gradient_accumulation_steps)
         if generation_batch % self.num_generations:
-            raise ValueError(
+            raise InputError(
                 f"Each rollout batch holds per_device_train_batch_size x processes x steps_per_generation = "
                 f"{self.per_device_train_batch_size} x {world} x {self.steps_per_generation or self.gradient_accumulation_steps}"
                 f" = {generation_batch} completions, which is not a multiple of num_generations={self.num_generations}. "
                 "Make per_device_train_batch_size (or steps_per_generation) a multiple of num_generations.")
         if self.loss_type not in ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo"):
-            raise ValueError(f"unknown loss_type {self.loss_type!r}.")
+            raise InputError(f"unknown loss_type {self.loss_type!r}.")
         if self.vllm_mode not in ("colocate", "server"):
-            raise ValueError(f"vllm_mode must be colocate or server, got {self.vllm_mode!r}.")
-        if self.max_completion_length < 8:
-            raise ValueError("max_completion_length < 8 cannot hold even the answer tags.")
+            raise InputError(f"vllm_mode must be colocate or server, got {self.vllm_mode!r}.")
         if self.delta is not None and self.delta <= 1 + self.epsilon_high:
-            raise ValueError(f"delta ({self.delta}) must exceed 1 + epsilon_high ({1 + self.epsilon_high}).")
+            raise InputError(f"delta ({self.delta}) must exceed 1 + epsilon_high ({1 + self.epsilon_high}).")
 
     @property
     def resolved_prompt_style(self) -> str:
@@ -231,7 +240,7 @@ class SFTRecipe(CommonConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.target not in SFT_TARGETS:
-            raise ValueError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}.")
+            raise InputError(f"target must be one of {', '.join(SFT_TARGETS)}, got {self.target!r}.")
 
     def to_trl(self) -> Any:
         """Build TRL's ``SFTConfig`` (imports TRL)."""
@@ -244,35 +253,161 @@ class SFTRecipe(CommonConfig):
         return SFTConfig(**kwargs)
 
 
-def load_recipe(cls: type[CommonConfig], preset: str | os.PathLike[str] | None = None, **overrides: Any) -> Any:
-    """Build a recipe from an optional YAML preset plus overrides (None values are ignored).
+#: Range rules per field: (test, what is expected). A field absent here is only type-checked.
+_RANGES: dict[str, tuple[Any, str]] = {
+    "learning_rate": (lambda v: v > 0, "a positive number"),
+    "warmup_sft_learning_rate": (lambda v: v > 0, "a positive number"),
+    "num_train_epochs": (lambda v: v > 0, "a positive number"),
+    "warmup_steps": (lambda v: v >= 0, "a number >= 0"),
+    "weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "max_grad_norm": (lambda v: v > 0, "a positive number"),
+    "per_device_train_batch_size": (lambda v: v >= 1, "a positive integer"),
+    "gradient_accumulation_steps": (lambda v: v >= 1, "a positive integer"),
+    "max_samples": (lambda v: v >= 1, "a positive integer (or null for all rows)"),
+    "torch_threads": (lambda v: v >= 1, "a positive integer (or null)"),
+    "lora_r": (lambda v: v >= 1, "a positive integer"),
+    "lora_alpha": (lambda v: v > 0, "a positive number"),
+    "lora_dropout": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "logging_steps": (lambda v: v >= 1, "a positive integer"),
+    "save_steps": (lambda v: v >= 1, "a positive integer"),
+    "save_total_limit": (lambda v: v >= 1, "a positive integer (or null to keep all)"),
+    "num_generations": (lambda v: v >= 2, "an integer >= 2 (GRPO compares completions within a group)"),
+    "temperature": (lambda v: v > 0, "a positive number"),
+    "top_p": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "max_completion_length": (lambda v: v >= 8, "an integer >= 8 (room for the answer tags)"),
+    "steps_per_generation": (lambda v: v >= 1, "a positive integer (or null)"),
+    "num_iterations": (lambda v: v >= 1, "a positive integer"),
+    "beta": (lambda v: v >= 0, "a number >= 0"),
+    "epsilon": (lambda v: v >= 0, "a number >= 0"),
+    "epsilon_high": (lambda v: v >= 0, "a number >= 0"),
+    "vllm_gpu_memory_utilization": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "vllm_tensor_parallel_size": (lambda v: v >= 1, "a positive integer"),
+    "warmup_sft_steps": (lambda v: v >= 0, "an integer >= 0"),
+    "rollouts_per_step": (lambda v: v >= 0, "an integer >= 0"),
+    "box_spam_ratio": (lambda v: v > 0, "a positive number"),
+    "format_collapse_rate": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "max_length": (lambda v: v >= 1, "a positive integer (or null)"),
+    "scale_rewards": (lambda v: v in ("group", "batch", "none"), "one of group, batch, none"),
+    "model": (lambda v: bool(v.strip()), "a non-empty model name or path"),
+    "reward": (lambda v: bool(v.strip()), "dense, sparse or a dotted path to a reward callable"),
+    "output_dir": (lambda v: bool(v.strip()), "a non-empty folder path"),
+}
 
-    A preset may name a ``base:`` preset (path relative to itself) that it modifies. Unknown keys are errors, so a
-    misspelled key never silently falls back to a default.
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """What is wrong with ``value`` for the annotation ``hint`` (None when it fits). Booleans are not numbers."""
+    if hint is Any:
+        return None
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if value is None:
+        return None if type(None) in options else "a value, not null"
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if origin is bool and type(value) is bool:
+            return None
+        if origin is int and type(value) is int:
+            return None
+        if origin is float and type(value) in (int, float) and math.isfinite(value):
+            return None
+        if origin in (str, list, dict) and isinstance(value, origin):
+            if origin is list and not all(isinstance(item, str) for item in value):
+                continue
+            return None
+    names = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string", list: "a list of strings",
+             dict: "a mapping"}
+    return " or ".join(dict.fromkeys(names.get(typing.get_origin(o) or o, str(o)) for o in options if o is not type(None)))
+
+
+def field_problems(cls: type, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(key, message)`` for every recipe value of the wrong type or out of range, in field order."""
+    hints = typing.get_type_hints(cls)
+    problems = []
+    for item in dataclasses.fields(cls):
+        if item.name not in values:
+            continue
+        value = values[item.name]
+        expected = _type_problem(value, hints.get(item.name, Any))
+        if expected is None and value is not None and item.name in _RANGES:
+            test, wanted = _RANGES[item.name]
+            expected = None if test(value) else wanted
+        if expected is not None:
+            problems.append((item.name, f"expected {expected}, got {value!r}"))
+    return problems
+
+
+def load_recipe(cls: type[CommonConfig], preset: str | os.PathLike[str] | None = None,
+                sets: dict[str, Any] | None = None, **overrides: Any) -> Any:
+    """Build a recipe from an optional YAML preset, ``--set`` values and flag overrides (None values are ignored).
+
+    A preset may name a ``base:`` preset (path relative to itself) that it modifies. Every value is type- and
+    range-checked before the recipe exists, and every error names where the value came from (the preset file,
+    ``--set`` or the flag), so a misspelled key never silently falls back to a default.
+
+    Raises:
+        InputError: one line naming the key, its origin and what was expected.
     """
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     if preset:
-        values = _read_preset(str(preset))
+        for key, (value, origin) in _read_preset(str(preset)).items():
+            values[key], origins[key] = value, origin
         values.pop("recipe", None)
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    for key, value in (sets or {}).items():
+        values[key], origins[key] = value, f"--set {key}"
+    for key, value in overrides.items():
+        if value is not None:
+            values[key], origins[key] = value, f"--{key.replace('_', '-')}"
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown} (from {preset or 'overrides'}). "
-                         f"Known keys: {', '.join(sorted(known))}.")
-    return cls(**values)
+    _read_yaml_floats(cls, values)
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
+            raise InputError(f"unknown {cls.__name__} key {key!r} (from {origins[key]}){hint}")
+    for key, message in field_problems(cls, values):
+        raise InputError(f"{key} (from {origins[key]}): {message}")
+    try:
+        return cls(**values)
+    except InputError as error:  # a rule across fields: name where the first field it mentions came from
+        first = str(error).split(" ", 1)[0].rstrip(":")
+        raise InputError(f"{error} (from {origins[first]})" if first in origins else str(error)) from None
 
 
-def _read_preset(path: str) -> dict[str, Any]:
+def _read_yaml_floats(cls: type, values: dict[str, Any]) -> None:
+    """PyYAML reads ``1e-6`` (no dot) as a string; a float field takes such a string when it is a finite number."""
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if isinstance(value, str) and hints.get(key) in (float, float | None):
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                values[key] = number
+
+
+def _read_preset(path: str) -> dict[str, tuple[Any, str]]:
+    """``key -> (value, file it came from)`` of a preset and its ``base:`` chain; bad YAML names the file and line."""
     import yaml
 
-    with open(path, encoding="utf-8") as handle:
-        values = yaml.safe_load(handle) or {}
+    if not os.path.isfile(path):
+        raise InputError(f"preset {path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"preset {path}:{where}: invalid YAML ({reason})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"preset {path}: cannot be read ({error})") from None
     if not isinstance(values, dict):
-        raise ValueError(f"preset {path} must be a mapping of config keys.")
+        raise InputError(f"preset {path}: expected a mapping of recipe keys, got {type(values).__name__}")
     base = values.pop("base", None)
+    own = {key: (value, path) for key, value in values.items()}
     if base:
-        merged = _read_preset(os.path.join(os.path.dirname(path), base))
-        merged.update(values)
+        merged = _read_preset(os.path.join(os.path.dirname(path), str(base)))
+        merged.update(own)
         return merged
-    return values
+    return own

@@ -14,6 +14,7 @@ import os
 import re
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.images import open_image
 from spatialthinker.prompts import build_prompt, parse_ground_truth
 
@@ -55,23 +56,134 @@ def load_stvqa(source: str, split: str = "train", max_samples: int | None = None
     """
     from datasets import load_dataset
 
-    if os.path.isfile(source):
-        dataset = load_dataset("parquet", data_files={split: [source]}, split=split)
-    elif os.path.isdir(source):
-        dataset = load_dataset("parquet", data_files={split: _parquet_files(source, split)}, split=split)
+    files = local_parquet_files(source, split)
+    if files:
+        _check_parquet_files(files, source)
+        dataset = load_dataset("parquet", data_files={split: files}, split=split)
     else:
         dataset = load_dataset(source, split=split)  # hub id (needs network or a warm HF cache)
+        if len(dataset) == 0:
+            raise InputError(f"--dataset {source}: split {split!r} has no rows")
     if max_samples is not None:
         dataset = dataset.select(range(min(max_samples, len(dataset))))
     return dataset
 
 
-def check_columns(dataset: Any, use: str, source: str = "dataset") -> None:
-    """Raise a ValueError naming every missing column (and what is there) before any training starts."""
+def local_parquet_files(source: str, split: str) -> list[str]:
+    """The parquet files a local ``--dataset`` names (empty for a hub id); errors name the path."""
+    if os.path.isfile(source):
+        return [source]
+    if not os.path.isdir(source):
+        return []
+    try:
+        return _parquet_files(source, split)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(f"--dataset {error}") from None
+
+
+def required_columns(kind: str, prompt_style: str) -> str:
+    """The ``REQUIRED_COLUMNS`` entry a recipe needs: ``kind`` is grpo or sft."""
+    if kind == "grpo":
+        return "grpo" if prompt_style == "training" else "grpo_other_style"
+    return "sft" if prompt_style != "training" else "grpo"
+
+
+def check_local_dataset(source: str, split: str, use: str) -> None:
+    """Check a local STVQA parquet dataset with pyarrow alone (seconds, before datasets/TRL/model imports).
+
+    Each file is readable parquet, together they hold rows, the columns ``use`` needs are there with text where
+    text is expected, and every image opens and passes an integrity check. Errors name the file, row and column.
+    A hub id is not checked here (its rows arrive with ``load_stvqa``, which checks them the same way).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = local_parquet_files(source, split)
+    _check_parquet_files(files, source)
+    for path in files:
+        schema = pq.read_schema(path)
+        missing = [c for c in REQUIRED_COLUMNS[use] if c not in schema.names]
+        if missing:
+            raise InputError(f"{path}: lacks column(s) {missing} needed for {use.split('_')[0]} training; it has "
+                             f"{schema.names} (STVQA schema, data.md §1)")
+        for column in TEXT_COLUMNS:
+            if column in REQUIRED_COLUMNS[use] and not (pa.types.is_string(schema.field(column).type)
+                                                        or pa.types.is_large_string(schema.field(column).type)):
+                raise InputError(f"{path}: column {column!r} must hold strings, it holds {schema.field(column).type}")
+        row = 0
+        for batch in pq.ParquetFile(path).iter_batches(columns=["images"], batch_size=64):
+            for value in batch.column(0).to_pylist():
+                _image_size_or_error(value, f"{path}: row {row}, column 'images'")
+                row += 1
+
+
+def _check_parquet_files(files: list[str], source: str) -> None:
+    """Every file is readable parquet and together they hold rows; else an error naming the file.
+
+    Why here: ``datasets`` reports a broken file as "Parquet magic bytes not found" without its name, and no rows
+    as "An error occurred while generating the dataset". The footer read is cheap (no row data).
+    """
+    import pyarrow.parquet as pq
+
+    rows = 0
+    for path in files:
+        if not path.endswith(".parquet"):
+            raise InputError(f"--dataset {path}: expected a .parquet file (STVQA schema, data.md §1)")
+        try:
+            rows += pq.read_metadata(path).num_rows
+        except Exception as error:  # noqa: BLE001 - pyarrow raises several types for a broken file
+            raise InputError(f"{path}: not a readable parquet file ({error})") from None
+    if rows == 0:
+        raise InputError(f"{source}: the parquet file(s) hold no rows")
+
+
+#: Columns that must hold text, and the column that must hold a list of option strings (data.md §1).
+TEXT_COLUMNS = ("problem", "question_only", "answer_option_text", "answer_option_text_only")
+
+
+def _source(dataset: Any) -> str:
+    """The file(s) a dataset was read from, for messages."""
+    files = sorted({f.get("filename", "") for f in getattr(dataset, "cache_files", None) or []} - {""})
+    return ", ".join(files[:2]) + (" ..." if len(files) > 2 else "") if files else "dataset"
+
+
+def check_columns(dataset: Any, use: str, source: str | None = None) -> None:
+    """Raise an InputError naming every missing column, or a text column of another type, before training starts."""
+    source = source or _source(dataset)
     missing = [c for c in REQUIRED_COLUMNS[use] if c not in dataset.column_names]
     if missing:
-        raise ValueError(f"{source} lacks column(s) {missing} needed for {use.split('_')[0]} training. It has "
-                         f"{dataset.column_names}. Datasets must follow the STVQA schema (docs: data.md §1).")
+        raise InputError(f"{source}: lacks column(s) {missing} needed for {use.split('_')[0]} training; it has "
+                         f"{dataset.column_names} (STVQA schema, data.md §1)")
+    for column in TEXT_COLUMNS:
+        feature = dataset.features.get(column) if column in REQUIRED_COLUMNS[use] else None
+        dtype = getattr(feature, "dtype", None)
+        if feature is not None and dtype not in ("string", "large_string"):
+            raise InputError(f"{source}: column {column!r} must hold strings, it holds {dtype or type(feature).__name__}")
+    if len(dataset) == 0:
+        raise InputError(f"{source}: no rows")
+
+
+def _image_size_or_error(value: Any, where: str) -> tuple[int, int]:
+    """``(W, H)`` of an image value after an integrity check, or an InputError that starts with ``where``.
+
+    ``verify`` reads the whole file without decoding pixels (cheap), so a truncated PNG fails here, at start-up,
+    instead of as "Truncated File Read" inside a training step.
+    """
+    try:
+        image = open_image(value)
+        size = (int(image.width), int(image.height))
+        image.verify()
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(f"{where}: {error}") from None
+    except (OSError, SyntaxError) as error:  # PIL raises SyntaxError for some broken headers
+        raise InputError(f"{where}: broken or truncated image ({error})") from None
+    if size[0] <= 0 or size[1] <= 0:
+        raise InputError(f"{where}: image size {size[0]}x{size[1]} is empty")
+    return size
+
+
+def _row_image_size(row: dict[str, Any], index: int, source: str) -> tuple[int, int]:
+    return _image_size_or_error(row["images"], f"{source}: row {index}, column 'images'")
 
 
 def _image_struct(image: Any) -> dict[str, Any]:
@@ -103,22 +215,25 @@ def _user_prompt(row: dict[str, Any], style: str, size: tuple[int, int]) -> str:
     return build_prompt(style, row["question_only"], list(row["options"]), size)
 
 
-def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training") -> Any:
-    """STVQA rows -> GRPO rows: ``prompt`` (messages with an image part), ``image``, ``image_size`` + GT columns."""
+def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training", source: str | None = None) -> Any:
+    """STVQA rows -> GRPO rows: ``prompt`` (messages with an image part), ``image``, ``image_size`` + GT columns.
+
+    ``source`` (the ``--dataset`` value) names the data in error messages.
+    """
     from datasets import Image
 
-    check_columns(dataset, "grpo" if prompt_style == "training" else "grpo_other_style")
+    source = source or _source(dataset)
+    check_columns(dataset, required_columns("grpo", prompt_style), source)
     dataset = _raw_images(dataset)
     keep = [c for c in PASSTHROUGH if c in dataset.column_names]
 
-    def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = open_image(row["images"])
-        size = [int(image.width), int(image.height)]
+    def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
+        size = list(_row_image_size(row, index, source))
         text = _user_prompt(row, prompt_style, tuple(size))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
                 "image": _image_struct(row["images"]), "image_size": size}
 
-    prepared = dataset.map(convert, remove_columns=[c for c in dataset.column_names if c not in keep])
+    prepared = dataset.map(convert, with_indices=True, remove_columns=[c for c in dataset.column_names if c not in keep])
     return prepared.cast_column("image", Image())
 
 
@@ -154,7 +269,8 @@ def sft_target(row: dict[str, Any], target: str) -> str:
             f"<think> {_reasoning(final)} </think>\n<answer>{final}</answer>")
 
 
-def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct") -> Any:
+def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct",
+                        source: str | None = None) -> Any:
     """STVQA rows -> prompt/completion rows with an ``images`` list, for TRL's SFTTrainer.
 
     ``target="dense+sparse"`` yields every row twice: the dense response after ``prompt_style`` and the
@@ -162,22 +278,22 @@ def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str 
     """
     from datasets import Image, Sequence, concatenate_datasets
 
+    source = source or _source(dataset)
     if target == "dense+sparse":
-        return concatenate_datasets([prepare_sft_dataset(dataset, "dense", prompt_style),
-                                     prepare_sft_dataset(dataset, "sparse", "sparse")])
-    check_columns(dataset, "sft" if prompt_style != "training" else "grpo")
+        return concatenate_datasets([prepare_sft_dataset(dataset, "dense", prompt_style, source),
+                                     prepare_sft_dataset(dataset, "sparse", "sparse", source)])
+    check_columns(dataset, required_columns("sft", prompt_style), source)
     dataset = _raw_images(dataset)
 
-    def convert(row: dict[str, Any]) -> dict[str, Any]:
-        image = open_image(row["images"])
-        text = _user_prompt(row, prompt_style, (image.width, image.height))
+    def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
+        text = _user_prompt(row, prompt_style, _row_image_size(row, index, source))
         return {"prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
                 "completion": [{"role": "assistant", "content": [{"type": "text", "text": sft_target(row, target)}]}],
                 "images": [_image_struct(row["images"])]}
 
-    prepared = dataset.map(convert, remove_columns=dataset.column_names)
+    prepared = dataset.map(convert, with_indices=True, remove_columns=dataset.column_names)
     return prepared.cast_column("images", Sequence(Image()))
 
 
-__all__ = ["REQUIRED_COLUMNS", "check_columns", "load_stvqa", "prepare_grpo_dataset",
+__all__ = ["REQUIRED_COLUMNS", "check_columns", "check_local_dataset", "load_stvqa", "prepare_grpo_dataset",
            "prepare_sft_dataset", "sft_target"]

@@ -52,12 +52,12 @@ def warm_up(config: GRPORecipe, model: Any, processor: Any) -> str:
 
     shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(SFTRecipe) if hasattr(config, f.name)
               and f.name not in ("learning_rate", "lr_scheduler_type", "num_train_epochs", "max_steps", "output_dir",
-                                 "resume", "save_final", "trl_args", "prompt_style", "lora", "quantization",
+                                 "resume", "overwrite", "save_final", "trl_args", "prompt_style", "lora", "quantization",
                                  "gradient_accumulation_steps", "save_steps", "report_to")}
     recipe = SFTRecipe(**shared, output_dir=os.path.join(config.output_dir, "warmup_sft"),
                        max_steps=config.warmup_sft_steps, learning_rate=config.warmup_sft_learning_rate,
                        lr_scheduler_type="constant", target="sparse" if config.reward == "sparse" else "dense",
-                       prompt_style=config.resolved_prompt_style, save_final=True,
+                       prompt_style=config.resolved_prompt_style, save_final=True, overwrite=True,
                        save_steps=max(config.warmup_sft_steps, 1) * 10, report_to="none")
     log.info("Warm-up SFT: %d steps at lr %g", config.warmup_sft_steps, config.warmup_sft_learning_rate)
     return run_sft(recipe, model=model, processor=processor).final_dir
@@ -78,18 +78,19 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
     Example:
         >>> run_grpo(GRPORecipe(model="tiny", dataset="data/tiny", output_dir="runs/g", max_steps=2))  # doctest: +SKIP
     """
+    from spatialthinker.train.inputs import check_run_inputs
+
+    check_run_inputs(config)  # every input, in seconds, before TRL is imported, the folder touched or a model loaded
     from trl import GRPOTrainer
 
     from spatialthinker.train.data import load_stvqa, prepare_grpo_dataset
     from spatialthinker.train.telemetry import metrics_callback
 
-    if config.use_vllm:
-        _require_vllm()
-    prepare_output(config)
-    # Fail on a bad dataset before the (slow) model load.
+    # A bad dataset or TRL setting fails before the run folder is touched and before the (slow) model load.
     dataset = prepare_grpo_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
-                                   config.resolved_prompt_style)
+                                   config.resolved_prompt_style, source=config.dataset)
     trl_args = config.to_trl()
+    prepare_output(config)
     resume = resume_checkpoint(config)
     warmed = os.path.join(config.output_dir, "warmup_sft", "final")
     if config.warmup_sft_steps and resume is None:
@@ -106,10 +107,3 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
     output = trainer.train(resume_from_checkpoint=resume)
     return finish(trainer, config, processor, output, metrics.records)
 
-
-def _require_vllm() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        raise RuntimeError("use_vllm is set but vLLM is not installed: `pip install vllm` (GPU machines only), or "
-                           "drop --use-vllm to generate with transformers.")

@@ -7,9 +7,11 @@ import glob
 import logging
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.train.config import CommonConfig
 
 log = logging.getLogger(__name__)
@@ -79,11 +81,16 @@ def peft_config(config: CommonConfig) -> Any | None:
                       target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def checkpoints(output_dir: str) -> list[str]:
-    """``output_dir/checkpoint-N`` folders, oldest first."""
+def checkpoints(output_dir: str, complete: bool = True) -> list[str]:
+    """``output_dir/checkpoint-N`` folders, oldest first; by default only complete ones.
+
+    The Trainer writes ``trainer_state.json`` last, so a folder without it is a save that was killed half-way:
+    resuming from it would fail (or worse, load half the weights), so it does not count as a checkpoint.
+    """
     found = glob.glob(os.path.join(output_dir, "checkpoint-*"))
     numbered = [(int(m.group(1)), p) for p in found if (m := re.search(r"checkpoint-(\d+)$", p))]
-    return [p for _, p in sorted(numbered)]
+    return [p for _, p in sorted(numbered)
+            if not complete or os.path.isfile(os.path.join(p, "trainer_state.json"))]
 
 
 def checkpoint_step(path: str | None) -> int | None:
@@ -98,9 +105,75 @@ def resume_checkpoint(config: CommonConfig) -> str | None:
         return None
     found = checkpoints(config.output_dir)
     if not found:
-        raise FileNotFoundError(f"--resume: no checkpoint-N folder in {config.output_dir}.")
+        raise InputError(f"--resume: no checkpoint-N folder in {config.output_dir}")
     log.info("Resuming from %s", found[-1])
     return found[-1]
+
+
+#: What a run writes into its folder besides ``checkpoint-N``: removed by ``overwrite``; logs also by a fresh run.
+RUN_LOGS = ("metrics.jsonl", "rollouts", "train_summary.json")
+RUN_OUTPUTS = ("final", "warmup_sft", "config.json")
+
+
+def check_output_folder(config: CommonConfig) -> None:
+    """Refuse a fresh run into a folder that holds an earlier run's checkpoints or final model (unless overwrite).
+
+    Why refuse rather than start clean silently: the earlier run's checkpoints are the expensive part, and a new
+    run would otherwise mix its checkpoints and logs with them (and a later ``--resume`` would pick the wrong one).
+    """
+    folder = config.output_dir
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"--output {folder}: exists and is not a folder")
+    if config.resume:
+        resume_checkpoint(config)
+        return
+    earlier = [os.path.basename(p) for p in checkpoints(folder, complete=False)] + [
+        name for name in ("final",) if os.path.isdir(os.path.join(folder, name))]
+    if earlier and not config.overwrite:
+        raise InputError(f"--output {folder}: holds an earlier run ({', '.join(earlier[:3])}); pass --resume to "
+                         "continue it, --overwrite to start clean, or choose another folder")
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def truncate_rollouts(output_dir: str, last_step: int) -> None:
+    """Delete rollout files of steps after ``last_step`` (an interrupted run logged them; the resumed run redoes them)."""
+    for path in glob.glob(os.path.join(output_dir, "rollouts", "step_*.jsonl")):
+        match = re.search(r"step_(\d+)\.jsonl$", path)
+        if match and int(match.group(1)) > last_step:
+            os.remove(path)
+
+
+def prepare_output(config: CommonConfig) -> None:
+    """Make the run folder hold only this run, then write the resolved config beside what it will produce.
+
+    Fresh run: ``overwrite`` removes an earlier run (checkpoints, final model, logs); without it only logs of a run
+    that never checkpointed can be there (``check_output_folder`` refused the rest), and they are removed, so no
+    step is logged twice. Resumed run: rollouts after the checkpoint's step are removed (metrics.jsonl is cut by
+    its callback), so the redone steps are logged once.
+    """
+    check_output_folder(config)
+    folder = config.output_dir
+    os.makedirs(folder, exist_ok=True)
+    if config.resume:
+        for partial in sorted(set(checkpoints(folder, complete=False)) - set(checkpoints(folder))):
+            log.warning("Removing %s: its save was interrupted (no trainer_state.json)", partial)
+            _remove(partial)
+        truncate_rollouts(folder, checkpoint_step(resume_checkpoint(config)) or 0)
+    else:
+        stale = list(RUN_LOGS) + (list(RUN_OUTPUTS) if config.overwrite else [])
+        doomed = [os.path.join(folder, name) for name in stale] + (
+            checkpoints(folder, complete=False) if config.overwrite else [])
+        for path in doomed:
+            if os.path.exists(path):
+                log.info("Starting clean: removing %s", path)
+                _remove(path)
+    config.save(os.path.join(folder, "config.json"))
 
 
 def save_at_end_callback() -> Any:
@@ -145,9 +218,3 @@ def finish(trainer: Any, config: CommonConfig, processor: Any, train_output: Any
     return TrainResult(output_dir=config.output_dir, final_dir=final_dir, global_step=trainer.state.global_step,
                        train_loss=float(loss) if loss is not None else None, metrics=records,
                        checkpoints=checkpoints(config.output_dir))
-
-
-def prepare_output(config: CommonConfig) -> None:
-    """Create the output folder and write the resolved config beside what it will produce."""
-    os.makedirs(config.output_dir, exist_ok=True)
-    config.save(os.path.join(config.output_dir, "config.json"))

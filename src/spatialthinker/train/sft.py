@@ -33,20 +33,25 @@ def run_sft(config: SFTRecipe, model=None, processor=None) -> TrainResult:
     Example:
         >>> run_sft(SFTRecipe(model="tiny", dataset="data/tiny", output_dir="runs/sft", max_steps=2))  # doctest: +SKIP
     """
+    from spatialthinker.train.inputs import check_run_inputs
+
+    check_run_inputs(config)  # every input, in seconds, before TRL is imported, the folder touched or a model loaded
     from trl import SFTTrainer
 
     from spatialthinker.train.data import load_stvqa, prepare_sft_dataset
     from spatialthinker.train.runtime import checkpoint_step
     from spatialthinker.train.telemetry import metrics_callback
 
+    # A bad dataset fails before the run folder is touched and before the (slow) model load.
+    dataset = prepare_sft_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
+                                  config.target, config.prompt_style, source=config.dataset)
+    trl_args = config.to_trl()
     prepare_output(config)
     resume = resume_checkpoint(config)
     if model is None or processor is None:
         model, processor = load_for_run(config, resume)
-    dataset = prepare_sft_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
-                                  config.target, config.prompt_style)
     metrics = metrics_callback(config.output_dir, checkpoint_step(resume))
-    trainer = SFTTrainer(model=model, args=config.to_trl(), train_dataset=dataset, processing_class=processor,
+    trainer = SFTTrainer(model=model, args=trl_args, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config(config), callbacks=[metrics, step_seed_callback()] + ([save_at_end_callback()] if config.save_last else []))
     output = trainer.train(resume_from_checkpoint=resume)
     return finish(trainer, config, processor, output, metrics.records)

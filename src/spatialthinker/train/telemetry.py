@@ -72,6 +72,7 @@ class TelemetryReward:
         self.box_spam_ratio = box_spam_ratio
         self.format_collapse_rate = format_collapse_rate
         self._last_warning_step: dict[str, int] = {}
+        self._started_steps: set[int] = set()  # steps whose rollout file this process has (re)started
 
     def score(self, texts: list[str], columns: dict[str, Any], prompts: Any) -> list[dict[str, Any]]:
         """One breakdown dict per completion (total, components, object counts, empty answer, errors)."""
@@ -139,7 +140,11 @@ class TelemetryReward:
         os.makedirs(folder, exist_ok=True)
         truth_key = "answer_option_text" if self.kind == "dense" else "answer_option_text_only"
         path = os.path.join(folder, f"step_{step:06d}.jsonl")
-        with open(path, "a", encoding="utf-8") as handle:
+        # The first batch of a step in this process starts its file afresh: what is there came from an interrupted
+        # or earlier run (kept would mean the step's rollouts twice); later batches of the same step append.
+        mode = "a" if step in self._started_steps else "w"
+        self._started_steps.add(step)
+        with open(path, mode, encoding="utf-8") as handle:
             for i in range(min(self.rollouts_per_step, len(texts))):
                 size = (columns.get("image_size") or [None] * len(texts))[i]
                 record = {
@@ -183,6 +188,8 @@ def metrics_callback(output_dir: str, resume_step: int | None = None) -> Any:
     """A ``transformers.TrainerCallback`` that appends one JSON record per logging step to ``metrics.jsonl``."""
     from transformers import TrainerCallback
 
+    from spatialthinker.jsonl import read_jsonl
+
     class MetricsJSONL(TrainerCallback):
         """Writes ``output_dir/metrics.jsonl``; on resume keeps only the records up to the checkpoint's step."""
 
@@ -191,8 +198,7 @@ def metrics_callback(output_dir: str, resume_step: int | None = None) -> Any:
             self.records: list[dict[str, Any]] = []
             kept = []
             if resume_step is not None and os.path.exists(self.path):
-                with open(self.path, encoding="utf-8") as handle:
-                    kept = [r for r in map(json.loads, filter(str.strip, handle)) if r.get("step", 0) <= resume_step]
+                kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= resume_step]
             if _is_main_process():
                 os.makedirs(output_dir, exist_ok=True)
                 with open(self.path, "w", encoding="utf-8") as handle:

@@ -34,6 +34,16 @@ def view(
     max_rollouts: int = typer.Option(4, help="Completions shown from the first and the last rollout file."),
 ) -> None:
     """Build a static, offline HTML report (samples, rollouts, curves, evaluation) and open it."""
+    from spatialthinker.cli_values import check_counts
+    from spatialthinker.errors import InputError
+
+    check_counts(0, max_samples=max_samples, max_rollouts=max_rollouts)
+    for folder in dirs:
+        if not folder.is_dir():
+            raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'} (view reads "
+                             "output folders of synth, train, eval or quickstart)")
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the HTML file to write")
     from spatialthinker.viz.report import build_report
 
     target = out or dirs[0] / "report.html"

@@ -13,9 +13,8 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import orjson
+from spatialthinker.jsonl import read_jsonl  # noqa: F401  (re-exported: the viewer's and held-out scoring's reader)
 
 logger = logging.getLogger(__name__)
 
@@ -62,25 +61,6 @@ PANELS: tuple[Panel, ...] = (
     Panel("Loss", "loss", (Series("loss", ("loss", "train_loss")),)),
     Panel("SFT next-token accuracy", "accuracy", (Series("token accuracy", ("mean_token_accuracy",)),)),
 )
-
-
-def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict]:
-    """Rows of a JSONL file; blank or truncated lines (a run killed mid-write) are skipped with a log line."""
-    rows: list[dict] = []
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                logger.warning("%s:%d: skipping a line that is not JSON", path, number)
-                continue
-            if isinstance(value, dict):
-                rows.append(value)
-            if limit is not None and len(rows) >= limit:
-                break
-    return rows
 
 
 def _finite(value: object) -> float | None:

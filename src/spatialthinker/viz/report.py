@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialthinker.errors import InputError
 from spatialthinker.viz import html as H
 from spatialthinker.viz.evaluation import eval_section
 from spatialthinker.viz.plots import read_jsonl, training_curves_png
@@ -130,12 +131,12 @@ def build_report(
 
     Raises:
         FileNotFoundError: a path is not a directory.
-        ValueError: none of the directories holds anything the report can show.
+        InputError: none of the directories holds anything the report can show (a ``ValueError``).
     """
     paths = [Path(d) for d in dirs]
     runs = discover(paths)
     if not runs:
-        raise ValueError(f"nothing to show in {', '.join(map(str, paths))}: expected STVQA *.parquet, "
+        raise InputError(f"nothing to show in {', '.join(map(str, paths))}: expected STVQA *.parquet, "
                          "metrics.jsonl, rollouts/ or summary.json")
     root = _common_root(runs)
     datasets = [p for run in runs for p in run.parquets]

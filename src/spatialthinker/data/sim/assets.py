@@ -208,7 +208,7 @@ def _small_assets() -> list[Asset]:
 @functools.lru_cache(maxsize=None)
 def mesh_extents(path: str, up: str) -> Vec3:
     """Raw bounding-box size (x, y, z) of a mesh file after turning ``up`` to +y (cached per process)."""
-    from spatialthinker.data.sim.meshes import load_mesh_file
+    from spatialthinker.data.sim.mesh_files import load_mesh_file
 
     mesh = load_mesh_file(path, up)
     ext = mesh.extents

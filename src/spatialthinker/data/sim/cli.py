@@ -19,6 +19,16 @@ def sim_command(
     gallery: int = typer.Option(12, "--gallery", help="Scenes shown in gallery.html."),
 ) -> None:
     """Render seeded indoor scenes and write OUT/train.parquet, OUT/val.parquet and OUT/gallery.html (resumable)."""
+    from spatialthinker.cli_values import check_counts, check_fraction
+    from spatialthinker.errors import InputError
+
+    # Every option before any rendering: a negative count must not be read as "no cap" or "none".
+    check_counts(1, num_scenes=num_scenes, workers=workers)
+    check_counts(32, image_size=image_size)
+    check_counts(0, per_image=per_image, gallery=gallery, seed=seed)
+    check_fraction("--val-fraction", val_fraction)
+    if assets not in ("fallback", "sweethome3d", "auto"):
+        raise InputError(f"--assets {assets!r}: expected fallback, sweethome3d or auto")
     from spatialthinker.data.sim.pipeline import synthesize
 
     summary = synthesize(num_scenes, out, seed=seed, image_size=image_size, workers=workers, assets=assets,

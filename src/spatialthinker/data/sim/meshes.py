@@ -12,42 +12,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spatialthinker.data.sim.assets import Asset, Part
+from spatialthinker.data.sim.mesh_files import UP_TO_Y, load_mesh_parts
 
 if TYPE_CHECKING:  # trimesh is imported lazily: `import spatialthinker.data.sim` must stay light
     import trimesh
 
 logger = logging.getLogger(__name__)
-
-_UP_TO_Y = {  # rotations that turn a file's up axis into +y (front stays roughly +z)
-    "y": np.eye(4),
-    "z": np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=np.float64),
-}
-
-
-def load_mesh_file(path: str, up: str = "y") -> trimesh.Trimesh:
-    """One mesh from a file (all parts concatenated, textures kept where trimesh can), ``up`` turned to +y."""
-    parts = load_mesh_parts(path, up)
-    if len(parts) == 1:
-        return parts[0]
-    import trimesh
-
-    return trimesh.util.concatenate(parts)
-
-
-@functools.lru_cache(maxsize=64)
-def load_mesh_parts(path: str, up: str = "y") -> list[trimesh.Trimesh]:
-    """The geometries of a mesh file with their transforms applied and ``up`` turned to +y."""
-    import trimesh
-
-    loaded = trimesh.load(path, process=False)
-    parts = [g for g in loaded.dump()] if isinstance(loaded, trimesh.Scene) else [loaded]
-    parts = [p for p in parts if isinstance(p, trimesh.Trimesh) and len(p.faces)]
-    if not parts:
-        raise ValueError(f"{path}: no triangles")
-    for part in parts:
-        part.apply_transform(_UP_TO_Y[up])
-    return parts
-
 
 def _part_mesh(part: Part) -> trimesh.Trimesh:
     """A primitive scaled to its bounding box; cylinders and frusta stand along +y, discs face +z."""
@@ -64,7 +34,7 @@ def _part_mesh(part: Part) -> trimesh.Trimesh:
         mesh.apply_scale((ex, ey, ez))
     elif part.shape in ("cylinder", "frustum"):
         mesh = trimesh.creation.cylinder(radius=0.5, height=1.0, sections=24)  # along z, centred
-        mesh.apply_transform(_UP_TO_Y["z"])  # now along y
+        mesh.apply_transform(UP_TO_Y["z"])  # now along y
         if part.shape == "frustum":
             # Scale the top ring by `taper`, then refit so the widest ring spans the stated extents.
             vertices = mesh.vertices.copy()
