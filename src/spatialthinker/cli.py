@@ -88,6 +88,11 @@ def _register_all() -> None:
 _register_all()
 
 
+def _is_click_exception(error: Exception) -> bool:
+    """A ClickException of whichever click raised it (click itself, or the copy typer vendors)."""
+    return any(cls.__name__ == "ClickException" for cls in type(error).__mro__) and hasattr(error, "show")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code so tests can call ``main([...])``."""
     try:
@@ -100,18 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:  # the user's mistake: one line naming the culprit, exit 2 like click's usage errors
         typer.echo(f"error: {error}", err=True)
         return 2
-    except (typer.BadParameter, typer.Abort) as error:  # typer's own (vendored) click exceptions
-        if isinstance(error, typer.Abort):
-            return 1
-        error.show()
-        return error.exit_code
     except Exception as error:  # noqa: BLE001 - the CLI's one place to turn errors into messages
         import click
 
-        if isinstance(error, click.exceptions.ClickException):
+        # typer >= 0.20 raises its own vendored click's exceptions (typer.BadParameter is not a click one)
+        if isinstance(error, click.exceptions.ClickException) or _is_click_exception(error):
             error.show()
             return error.exit_code
-        if isinstance(error, click.exceptions.Abort):
+        if isinstance(error, (click.exceptions.Abort, typer.Abort)):
             return 1
         typer.echo(f"error: {error}", err=True)
         return 1

@@ -254,6 +254,25 @@ def _reasoning(answer: str) -> str:
     return f"The answer is {match.group(2)}, option ({match.group(1)})."
 
 
+def _in_question_order(scene: Any, question: str) -> Any:
+    """The scene with its objects in the order the question names them (the rest after, in their order).
+
+    Why: the matching that scores boxes ignores order, but a model learning to write the scene must choose one;
+    "the order the question names them" is one it can learn by copying, where the ground truth's own order
+    (annotation ids) cannot be read off anything it sees.
+    """
+    import dataclasses
+
+    text = question.lower()
+
+    def first_mention(obj: Any) -> int:
+        position = text.find(obj.label.replace("_", " ").lower())
+        return position if position >= 0 else len(text)
+
+    ordered = tuple(sorted(scene.objects, key=first_mention))  # sorted is stable: ties keep the GT order
+    return scene if ordered == tuple(scene.objects) else dataclasses.replace(scene, objects=ordered)
+
+
 def sft_target(row: dict[str, Any], target: str) -> str:
     """What SFT teaches: the bare answer (paper baseline), or a full response built from the GT (format warm-up)."""
     answer = row["answer_option_text_only"]
@@ -262,6 +281,8 @@ def sft_target(row: dict[str, Any], target: str) -> str:
     if target == "sparse":
         return f"<think> {_reasoning(answer)} </think>\n<answer>{answer}</answer>"
     scene, gt_answer = parse_ground_truth(row["answer_option_text"])
+    if scene is not None:
+        scene = _in_question_order(scene, str(row.get("question_only") or ""))
     names = ", ".join(obj.label.replace("_", " ") for obj in (scene.objects if scene else ()))
     scene_json = scene.to_json() if scene is not None else '{"objects": [], "relationships": []}'
     final = gt_answer or answer

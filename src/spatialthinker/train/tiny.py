@@ -66,6 +66,8 @@ def _corpus(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
               "red_box", "blue_box", "green_box", "person", "tree", "bench", "traffic_light", "plate"]
     predicates = ["left of", "right of", "above", "below", "behind", "in front of", "on", "near", "holding"]
     texts = [TRAINING_INSTRUCTION, SHORT_EVAL_INSTRUCTION, SPARSE_INSTRUCTION]
+    # the chat template's own words ("user", "assistant", "Options:") as they appear around every sample
+    texts += ["<|im_start|>user\nQ. Where is it?\nOptions:\n(A) left\n(B) right<|im_end|>\n<|im_start|>assistant\n"] * 50
     for _ in range(400):
         a, b = rng.sample(labels, 2)
         boxes = [[rng.randint(0, 600) for _ in range(4)] for _ in range(2)]
