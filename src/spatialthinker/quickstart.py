@@ -88,7 +88,10 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     from spatialthinker.viz.learning import heldout_section
     from spatialthinker.viz.report import build_report
 
+    from spatialthinker.train.inputs import check_model
+
     chosen = get_preset(preset)
+    check_model(model)  # a bad --model fails now, not after the data is rendered
     out = Path(out_dir)
     tiny = stages.is_tiny(model)
     settings = {"preset": chosen.name, "model": model, "preset_values": chosen.to_dict()}

@@ -165,7 +165,10 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
     from spatialthinker.train.config import SFTRecipe
     from spatialthinker.train.sft import run_sft
 
+    from spatialthinker.train.inputs import check_model
+
     chosen = get_preset(preset)
+    check_model(model)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}.")
     out = Path(out_dir)

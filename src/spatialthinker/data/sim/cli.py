@@ -17,6 +17,8 @@ def sim_command(
     per_image: int = typer.Option(0, "--per-image", help="Cap on questions per scene (0: no cap)."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of scenes in val.parquet."),
     gallery: int = typer.Option(12, "--gallery", help="Scenes shown in gallery.html."),
+    world: str = typer.Option("room", "--world", help="room (furnished rooms) | blocks (the learnable miniature: "
+                                                       "a fixed camera, two or three coloured primitives)."),
 ) -> None:
     """Render seeded indoor scenes and write OUT/train.parquet, OUT/val.parquet and OUT/gallery.html (resumable)."""
     from spatialthinker.cli_values import check_counts, check_fraction
@@ -29,10 +31,14 @@ def sim_command(
     check_fraction("--val-fraction", val_fraction)
     if assets not in ("fallback", "sweethome3d", "auto"):
         raise InputError(f"--assets {assets!r}: expected fallback, sweethome3d or auto")
-    from spatialthinker.data.sim.pipeline import synthesize
+    from spatialthinker.data.sim.pipeline import WORLDS, synthesize
+
+    if world not in WORLDS:
+        raise InputError(f"--world {world!r}: expected one of {', '.join(WORLDS)}")
 
     summary = synthesize(num_scenes, out, seed=seed, image_size=image_size, workers=workers, assets=assets,
-                         per_image=per_image or None, val_fraction=val_fraction, gallery_scenes=gallery)
+                         per_image=per_image or None, val_fraction=val_fraction, gallery_scenes=gallery,
+                         world=world)
     typer.echo(json.dumps({"out": summary.out_dir, "scenes": summary.scenes, "rendered_now": summary.rendered_now,
                            "rows": summary.rows, "categories": summary.categories, "assets": summary.assets}, indent=2))
 
