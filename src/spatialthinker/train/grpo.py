@@ -19,6 +19,7 @@ from spatialthinker.train.runtime import (
     save_at_end_callback,
     setup_model,
     step_seed_callback,
+    trl_arguments,
 )
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,19 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
     # Fail on a bad dataset before the (slow) model load.
     dataset = prepare_grpo_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
                                    config.resolved_prompt_style)
-    trl_args = config.to_trl()
+    trl_args = trl_arguments(config)
     resume = resume_checkpoint(config)
     warmed = os.path.join(config.output_dir, "warmup_sft", "final")
     if config.warmup_sft_steps and resume is None:
-        model, processor, _ = setup_model(config)
+        with trl_args.main_process_first(local=False, desc="building/loading the model"):
+            model, processor, _ = setup_model(config)
         warmed = warm_up(config, model, processor)
         del model
     if config.warmup_sft_steps:  # TRL builds the KL reference from the model's path: it must be the warmed one
         config = dataclasses.replace(config, model=warmed)
-    model, processor = load_for_run(config, resume)
+    # Main process first: `--model tiny` builds the model into a shared cache folder on first use.
+    with trl_args.main_process_first(local=False, desc="building/loading the model"):
+        model, processor = load_for_run(config, resume)
     metrics = metrics_callback(config.output_dir, checkpoint_step(resume))
     trainer = GRPOTrainer(model=model, reward_funcs=build_reward_funcs(config), args=trl_args,
                           train_dataset=dataset, processing_class=processor, peft_config=peft_config(config),
