@@ -32,15 +32,30 @@ def launch_trl_overrides() -> dict[str, Any]:
     Trainer then silently trains N independent copies, each on the full dataset, all saving into one folder.
     With ``use_cpu`` the Trainer sets up a ``MULTI_CPU`` group on gloo instead, so the same config and command run
     real data-parallel training on CPUs (tests/test_multiprocess.py).
+
+    Raises:
+        RuntimeError: for an FSDP or DeepSpeed config on a machine without CUDA, before anything is loaded.
     """
-    if launched_world_size() <= 1 or os.environ.get("ACCELERATE_USE_CPU"):
-        return {}
     import torch
 
-    if torch.cuda.is_available():
+    sharding = requested_sharding()
+    if sharding and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"The accelerate config asks for {sharding}, which needs CUDA GPUs: accelerate 1.15 runs FSDP only on "
+            "GPU-type devices (on CPUs it would silently fall back to plain data parallel) and DeepSpeed's CPU "
+            "path does not form one process group. On CPUs use configs/accelerate/ddp.yaml.")
+    if launched_world_size() <= 1 or os.environ.get("ACCELERATE_USE_CPU") or torch.cuda.is_available():
         return {}
     log.info("%d processes and no CUDA device: data-parallel training on CPU (gloo).", launched_world_size())
     return {"use_cpu": True}
+
+
+def requested_sharding() -> str | None:
+    """``"FSDP"`` or ``"DeepSpeed"`` when ``accelerate launch`` was given such a config (it exports these flags)."""
+    for name, flag in (("DeepSpeed", "ACCELERATE_USE_DEEPSPEED"), ("FSDP", "ACCELERATE_USE_FSDP")):
+        if os.environ.get(flag, "false").lower() == "true":
+            return name
+    return None
 
 
 def check_launch(trl_args: Any) -> None:
