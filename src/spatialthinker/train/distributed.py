@@ -3,7 +3,7 @@
 Under ``accelerate launch --num_processes N`` every process runs the whole recipe. Three things must then hold:
 each process trains on its own share of the data inside one DDP/DeepSpeed/FSDP group (not N independent runs
 writing into the same folder), files shared by the run are written by one process, and a process only reads what
-another one wrote after a barrier. torch and transformers are imported inside the functions.
+another one wrote after a barrier (runtime.finish). torch is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -68,13 +68,5 @@ def check_launch(trl_args: Any) -> None:
         raise RuntimeError(
             f"{launched} processes were launched (WORLD_SIZE={launched}) but the Trainer set up a group of "
             f"{trl_args.world_size} (distributed type {getattr(trl_args.distributed_state, 'distributed_type', None)}). "
-            "Check the accelerate config: distributed_type and num_processes must match the launch, and a machine "
-            "without GPUs needs `use_cpu: true` (or ACCELERATE_USE_CPU=1).")
+            "Check the accelerate config: its distributed_type and num_processes must match the launch.")
 
-
-def wait_for_everyone() -> None:
-    """A barrier across the launch; nothing when there is no process group."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()

@@ -86,11 +86,11 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
 
     if config.use_vllm:
         _require_vllm()
+    trl_args = trl_arguments(config)  # first: a launch that cannot work stops before anything is written
     prepare_output(config)
     # Fail on a bad dataset before the (slow) model load.
     dataset = prepare_grpo_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
                                    config.resolved_prompt_style)
-    trl_args = trl_arguments(config)
     resume = resume_checkpoint(config)
     warmed = os.path.join(config.output_dir, "warmup_sft", "final")
     if config.warmup_sft_steps and resume is None:
