@@ -19,6 +19,7 @@ from spatialthinker.train.runtime import (
     save_at_end_callback,
     setup_model,
     step_seed_callback,
+    trl_arguments,
 )
 
 log = logging.getLogger(__name__)
@@ -89,17 +90,20 @@ def run_grpo(config: GRPORecipe) -> TrainResult:
     # A bad dataset or TRL setting fails before the run folder is touched and before the (slow) model load.
     dataset = prepare_grpo_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
                                    config.resolved_prompt_style, source=config.dataset)
-    trl_args = config.to_trl()
+    trl_args = trl_arguments(config)  # a launch that cannot work stops before anything is written
     prepare_output(config)
     resume = resume_checkpoint(config)
     warmed = os.path.join(config.output_dir, "warmup_sft", "final")
     if config.warmup_sft_steps and resume is None:
-        model, processor, _ = setup_model(config)
+        with trl_args.main_process_first(local=False, desc="building/loading the model"):
+            model, processor, _ = setup_model(config)
         warmed = warm_up(config, model, processor)
         del model
     if config.warmup_sft_steps:  # TRL builds the KL reference from the model's path: it must be the warmed one
         config = dataclasses.replace(config, model=warmed)
-    model, processor = load_for_run(config, resume)
+    # Main process first: `--model tiny` builds the model into a shared cache folder on first use.
+    with trl_args.main_process_first(local=False, desc="building/loading the model"):
+        model, processor = load_for_run(config, resume)
     metrics = metrics_callback(config.output_dir, checkpoint_step(resume))
     trainer = GRPOTrainer(model=model, reward_funcs=build_reward_funcs(config), args=trl_args,
                           train_dataset=dataset, processing_class=processor, peft_config=peft_config(config),

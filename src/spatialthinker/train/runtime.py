@@ -150,16 +150,21 @@ def truncate_rollouts(output_dir: str, last_step: int) -> None:
 
 
 def prepare_output(config: CommonConfig) -> None:
-    """Make the run folder hold only this run, then write the resolved config beside what it will produce.
+    """Make the run folder hold only this run, then write the resolved config beside what it will produce
+    (main process only).
 
     Fresh run: ``overwrite`` removes an earlier run (checkpoints, final model, logs); without it only logs of a run
     that never checkpointed can be there (``check_output_folder`` refused the rest), and they are removed, so no
     step is logged twice. Resumed run: rollouts after the checkpoint's step are removed (metrics.jsonl is cut by
     its callback), so the redone steps are logged once.
     """
+    from spatialthinker.train.distributed import is_main_process
+
     check_output_folder(config)
     folder = config.output_dir
     os.makedirs(folder, exist_ok=True)
+    if not is_main_process():  # one process cleans and writes; the others wait at the model load that follows
+        return
     if config.resume:
         for partial in sorted(set(checkpoints(folder, complete=False)) - set(checkpoints(folder))):
             log.warning("Removing %s: its save was interrupted (no trainer_state.json)", partial)
@@ -195,13 +200,17 @@ def step_seed_callback() -> Any:
     Why: rollouts are sampled from torch's global RNG. Trainer restores the RNG state on resume, but iterator
     set-up in a fresh process draws from it in a different order, so a resumed GRPO run would sample different
     completions from step N+1 on. Seeding per step makes the samples a function of (seed, step) alone, so an
-    interrupted run continues to the same result.
+    interrupted run continues to the same result. Under a multi-process launch each process gets its own
+    stream, a function of (seed, step, process index), with no two (step, process) pairs sharing one.
     """
     from transformers import TrainerCallback, set_seed
 
     class StepSeed(TrainerCallback):
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            set_seed(args.seed + state.global_step)
+            # One seed per (step, process). With one seed on every process, the members of a group that land on
+            # different processes would sample identical completions (TRL seeds per device for the same reason);
+            # seed + step + rank would replay process 0's step-N draws on process 1 at step N-1.
+            set_seed(args.seed + state.global_step * args.world_size + args.process_index)
 
     return StepSeed()
 
@@ -212,9 +221,24 @@ def finish(trainer: Any, config: CommonConfig, processor: Any, train_output: Any
     final_dir = None
     if config.save_final:
         final_dir = os.path.join(config.output_dir, "final")
-        trainer.save_model(final_dir)
-        processor.save_pretrained(final_dir)
+        trainer.save_model(final_dir)  # writes on the main process only
+        if trainer.is_world_process_zero():
+            processor.save_pretrained(final_dir)
+    # The other processes may read what the main process just wrote (GRPO reloads the warm-up's final model).
+    trainer.accelerator.wait_for_everyone()
     loss = getattr(train_output, "training_loss", None)
     return TrainResult(output_dir=config.output_dir, final_dir=final_dir, global_step=trainer.state.global_step,
                        train_loss=float(loss) if loss is not None else None, metrics=records,
                        checkpoints=checkpoints(config.output_dir))
+
+
+def trl_arguments(config: CommonConfig) -> Any:
+    """The recipe's TRL config with what the launch needs (CPU data parallel), checked against the launch."""
+    from spatialthinker.train.distributed import check_launch, launch_trl_overrides
+
+    overrides = launch_trl_overrides()
+    if overrides:
+        config = dataclasses.replace(config, trl_args={**overrides, **config.trl_args})
+    args = config.to_trl()
+    check_launch(args)
+    return args

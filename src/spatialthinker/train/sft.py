@@ -14,6 +14,7 @@ from spatialthinker.train.runtime import (
     resume_checkpoint,
     save_at_end_callback,
     step_seed_callback,
+    trl_arguments,
 )
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,16 @@ def run_sft(config: SFTRecipe, model=None, processor=None) -> TrainResult:
     from spatialthinker.train.runtime import checkpoint_step
     from spatialthinker.train.telemetry import metrics_callback
 
-    # A bad dataset fails before the run folder is touched and before the (slow) model load.
+    # A bad dataset or launch fails before the run folder is touched and before the (slow) model load.
     dataset = prepare_sft_dataset(load_stvqa(config.dataset, config.split, config.max_samples),
                                   config.target, config.prompt_style, source=config.dataset)
-    trl_args = config.to_trl()
+    trl_args = trl_arguments(config)
     prepare_output(config)
     resume = resume_checkpoint(config)
     if model is None or processor is None:
-        model, processor = load_for_run(config, resume)
+        # Main process first: `--model tiny` builds the model into a shared cache folder on first use.
+        with trl_args.main_process_first(local=False, desc="building/loading the model"):
+            model, processor = load_for_run(config, resume)
     metrics = metrics_callback(config.output_dir, checkpoint_step(resume))
     trainer = SFTTrainer(model=model, args=trl_args, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config(config), callbacks=[metrics, step_seed_callback()] + ([save_at_end_callback()] if config.save_last else []))

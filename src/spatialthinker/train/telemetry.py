@@ -197,7 +197,8 @@ def metrics_callback(output_dir: str, resume_step: int | None = None) -> Any:
             self.path = os.path.join(output_dir, "metrics.jsonl")
             self.records: list[dict[str, Any]] = []
             kept = []
-            if resume_step is not None and os.path.exists(self.path):
+            # Read on the main process only: it rewrites the file, another process could read it half-written.
+            if resume_step is not None and _is_main_process() and os.path.exists(self.path):
                 kept = [r for r in read_jsonl(self.path) if r.get("step", 0) <= resume_step]
             if _is_main_process():
                 os.makedirs(output_dir, exist_ok=True)
