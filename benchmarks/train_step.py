@@ -144,7 +144,7 @@ class StepProfile:
         optimizer = per_step("optimizer")
         backward = max(step_time - prepare - forward - optimizer, 0.0)
         return {"split_generation_s": generation, "split_reward_s": reward,
-                "split_other_preparation_s": max(prepare - generation - reward, 0.0),
+                "split_inputs_and_reference_logps_s": max(prepare - generation - reward, 0.0),
                 "split_forward_s": forward, "split_backward_s": backward, "split_optimizer_s": optimizer,
                 "generated_tokens_per_second": tokens_per_step / generation if generation else 0.0}
 
