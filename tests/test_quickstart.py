@@ -64,7 +64,10 @@ def test_heldout_scoring_matches_rows_by_id(tmp_path: Path):
     summary = score_outputs(tmp_path / "eval", tmp_path / "val.parquet")
     assert summary["n"] == 2 and summary["unmatched"] == 1
     assert summary["format_rate"] == pytest.approx(0.5)
-    assert summary["mean_reward"] == pytest.approx(0.5)  # one perfect answer (1.0), one with nothing (0.0)
+    assert summary["mean_reward"] == pytest.approx(0.5, abs=1e-6)  # one perfect answer (1.0), one with nothing (0.0)
+    assert summary["chance_rate"] == pytest.approx(0.5)  # two options each
+    assert summary["per_category"] == {"relation": {"n": 2, "chance_rate": 0.5}}
+    assert summary["sparse_format_rate"] == 0.0  # neither answer is think/answer only
     assert json.loads((bench / "heldout_reward.json").read_text())["n"] == 2
 
 
@@ -128,14 +131,18 @@ def _check_run(out: Path) -> dict:
         assert list((out / "eval" / point).rglob("summary.json")), point
         assert list((out / "eval" / point).rglob("heldout_reward.json")), point
     page = (out / "report.html").read_text()
-    for anchor in ("evaluation", "curves", "rollouts", "samples"):
+    for anchor in ("learning", "evaluation", "curves", "rollouts", "samples"):
         assert f'id="{anchor}"' in page, anchor
+    assert page.index('id="learning"') < page.index('id="evaluation"')  # the before/after table comes first
     images = [Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
               for data in re.findall(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"', page)]
     with_boxes = [image for image in images if _has_colour(image, GT_COLOUR)]
     assert len(with_boxes) >= 4, "the report must show rendered images with ground-truth boxes"
     state = json.loads((out / "quickstart.json").read_text())
     assert set(state["heldout"]) == {"0_base", "1_sft", "2_grpo"}
+    for point in state["heldout"].values():
+        assert 0 < point["chance_rate"] <= 0.5 and "eval/per_category" in point
+    assert 0 <= state["blind_baseline"]["accuracy"] <= 1 and state["blind_baseline"]["n"] == point["n"]
     return state
 
 

@@ -43,6 +43,7 @@ class QuickstartResult:
     seconds: dict[str, float] = field(default_factory=dict)  # per stage; 0.0 for a stage skipped as done
     heldout: dict[str, dict[str, Any]] = field(default_factory=dict)  # eval point -> held-out reward summary
     settings: dict[str, Any] = field(default_factory=dict)
+    blind: dict[str, Any] = field(default_factory=dict)  # the held-out questions answered without the image
 
     @property
     def total_seconds(self) -> float:
@@ -51,7 +52,7 @@ class QuickstartResult:
     def to_dict(self) -> dict[str, Any]:
         return {"out_dir": str(self.out_dir), "report": str(self.report) if self.report else None,
                 "seconds": self.seconds, "total_seconds": self.total_seconds, "heldout": self.heldout,
-                "settings": self.settings}
+                "blind_baseline": self.blind, "settings": self.settings}
 
 
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
@@ -141,6 +142,9 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     heldout_set = out / "eval" / "heldout.parquet"
     if not heldout_set.is_file():
         stages.make_heldout(train_data / "val.parquet", heldout_set, chosen.eval_limit)
+    from spatialthinker.pipeline.heldout import blind_baseline
+
+    result.blind = blind_baseline(train_data / "train.parquet", heldout_set)
     for name, path in points:
         target = out / "eval" / name
         stage(f"eval_{name}", lambda target=target: stages.eval_done(target),
@@ -158,7 +162,7 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     result.report = stage("report", lambda: False, lambda: build_report(
         [p for p in shown if p.is_dir()], out / "report.html", max_samples=4,
         title=f"SpatialThinker quickstart ({chosen.name}, model {model})",
-        extra_sections=[heldout_section(result.heldout)]))
+        extra_sections=[heldout_section(result.heldout, result.blind)]))
     result.settings["torch_threads"] = stages.threads_note()
     _save(out, result)
     return result
@@ -213,6 +217,9 @@ def _summary_text(result: QuickstartResult) -> str:
                          f"{_number(values.get('eval/accuracy'))} [{low:.2f}, {high:.2f}] vs chance "
                          f"{_number(values.get('chance_rate'))} / {_number(values.get('eval/box_iou'), 3)}"
                          f"  (n={values.get('n', 0)})")
+        if result.blind:
+            lines.append(f"  without the image (best answer per question text in the training split): "
+                         f"{_number(result.blind.get('accuracy'))}")
         last_name, last = list(result.heldout.items())[-1]
         per_category = last.get("eval/per_category") or {}
         chance = last.get("per_category") or {}

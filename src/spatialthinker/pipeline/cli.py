@@ -52,8 +52,10 @@ def summary_text(record: dict) -> str:
     from spatialthinker.viz.experiment import RESULT_HEADERS, result_rows
 
     chance = next(iter(record["warm_start"].values())).get("chance_rate")
+    blind = (record.get("blind_baseline") or {}).get("accuracy")
     lines = [f"\nheld-out: {record['splits']['heldout_questions']} questions from "
-             f"{record['splits']['heldout_scenes']} val scenes; chance rate {chance:.3f}",
+             f"{record['splits']['heldout_scenes']} val scenes; chance rate {chance:.3f}"
+             + (f"; without the image {blind:.3f}" if isinstance(blind, float) else ""),
              " | ".join(RESULT_HEADERS[:5])]
     lines += [" | ".join(str(cell) for cell in row[:5]) for row in result_rows(record)]
     for name, diff in record.get("paired_accuracy_difference", {}).items():

@@ -234,8 +234,11 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
         results["arms"][arm_name] = {"prompt_style": arm.prompt_style, "reward": arm.reward or "sft (dense targets)",
                                      "eval_mode": arm.eval_mode, "seeds": points, "aggregate": _aggregate(points)}
     results["paired_accuracy_difference"] = _paired(results["arms"], seeds)
+    from spatialthinker.pipeline.heldout import blind_baseline
+
     record = {"experiment": "dense-vs-sparse", "out_dir": str(out), "settings": settings, "budget": budget(chosen),
-              "splits": _split_facts(train_data, heldout), "seconds": _merge_seconds(out, seconds), **results}
+              "splits": _split_facts(train_data, heldout), "seconds": _merge_seconds(out, seconds),
+              "blind_baseline": blind_baseline(train_data / "train.parquet", heldout), **results}
     (out / RESULT_FILE).write_text(json.dumps(record, indent=2, default=str))
     from spatialthinker.viz.experiment import write_experiment_report
 

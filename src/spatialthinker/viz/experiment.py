@@ -73,7 +73,9 @@ def write_experiment_report(record: dict[str, Any], out_html: str | Path) -> Pat
              f"{settings['max_completion_tokens']} tokens. Held-out: {record['splits']['heldout_questions']} "
              f"questions from {record['splits']['heldout_scenes']} val scenes "
              f"({H.esc(', '.join(record['splits']['heldout_categories']))}); chance rate "
-             f"{H.fmt(chance)}. Seeds: {H.esc(record['settings']['seeds'])}.</p>")
+             f"{H.fmt(chance)}; without the image (best answer per question text in the training split) "
+             f"{H.fmt((record.get('blind_baseline') or {}).get('accuracy'))}. "
+             f"Seeds: {H.esc(record['settings']['seeds'])}.</p>")
     sections = [("result", "Result", intro + H.table(RESULT_HEADERS, result_rows(record)))]
     category = _category_rows(record)
     sections.append(("categories", "Held-out accuracy per category (mean over seeds)",

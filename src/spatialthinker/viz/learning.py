@@ -55,8 +55,10 @@ def _points_png(points: Mapping[str, Mapping[str, Any]]) -> bytes | None:
     return _png(figure)
 
 
-def heldout_section(points: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str]:
-    """``(anchor, heading, html)``: a before/after table, a per-category table and a plot over the points."""
+def heldout_section(points: Mapping[str, Mapping[str, Any]],
+                    blind: Mapping[str, Any] | None = None) -> tuple[str, str, str]:
+    """``(anchor, heading, html)``: a before/after table, a per-category table and a plot over the points;
+    ``blind`` is ``pipeline.heldout.blind_baseline`` of the same questions (what the wording alone gives)."""
     if not points:
         return ("learning", "Held-out learning", "")
     rows = [[name, H.fmt(values.get("n")), _accuracy_cell(values), H.fmt(values.get("chance_rate")), _verdict(values),
@@ -70,7 +72,16 @@ def heldout_section(points: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, 
                       H.fmt((last.get(category) or {}).get("chance_rate")),
                       *[H.fmt(((values.get("eval/per_category") or {}).get(category) or {}).get("accuracy"))
                         for values in points.values()]] for category in categories]
-    per_category = H.table(["category", "questions", "chance", *points], category_rows) if category_rows else ""
+    blind_by = (blind or {}).get("per_category") or {}
+    for row, category in zip(category_rows, categories, strict=True):
+        row.insert(3, H.fmt(blind_by.get(category)))
+    per_category = (H.table(["category", "questions", "chance", "without the image", *points], category_rows)
+                    if category_rows else "")
+    note = ""
+    if blind:
+        note = (f'<p class="meta">Without the image (the option most often right for the same question text and '
+                f'options in the training split): {H.fmt(blind.get("accuracy"))} on these questions. Accuracy '
+                f'above chance but not above this comes from the wording, not from the image.</p>')
     png = _points_png(points)
     picture = H.img_tag(png, "image/png", "held-out metrics per point") if png else ""
-    return ("learning", "Held-out learning (val scenes only)", table + per_category + picture)
+    return ("learning", "Held-out learning (val scenes only)", table + note + per_category + picture)
