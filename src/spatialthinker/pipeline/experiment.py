@@ -162,10 +162,11 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
         on_stage: called with ``(stage, "start" | "done" | "skipped")``.
     """
     from spatialthinker.pipeline import stages
+    from spatialthinker.pipeline.heldout import blind_baseline
     from spatialthinker.train.config import SFTRecipe
-    from spatialthinker.train.sft import run_sft
-
     from spatialthinker.train.inputs import check_model
+    from spatialthinker.train.runtime import checkpoints
+    from spatialthinker.train.sft import run_sft
 
     chosen = get_preset(preset)
     check_model(model)
@@ -202,8 +203,8 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
         model=base, dataset=str(train_data), split="train", output_dir=str(warm_dir), seed=chosen.seed,
         max_steps=chosen.sft_steps, learning_rate=chosen.sft_learning_rate, lr_scheduler_type="cosine",
         warmup_steps=0.05, per_device_train_batch_size=chosen.sft_batch_size, target="dense+sparse",
-        prompt_style=stages.prompt_style(tiny), save_steps=10 * max(chosen.sft_steps, 1), report_to="none",
-        **stages.pixel_limits(tiny))))
+        prompt_style=stages.prompt_style(tiny), save_steps=max(50, chosen.sft_steps // 4), save_total_limit=1,
+        resume=bool(checkpoints(str(warm_dir))), report_to="none", **stages.pixel_limits(tiny))))
     warm = str(stages.final_dir(warm_dir))
     heldout = out / "eval" / "heldout.parquet"
     if not heldout.is_file():
@@ -234,8 +235,6 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
         results["arms"][arm_name] = {"prompt_style": arm.prompt_style, "reward": arm.reward or "sft (dense targets)",
                                      "eval_mode": arm.eval_mode, "seeds": points, "aggregate": _aggregate(points)}
     results["paired_accuracy_difference"] = _paired(results["arms"], seeds)
-    from spatialthinker.pipeline.heldout import blind_baseline
-
     record = {"experiment": "dense-vs-sparse", "out_dir": str(out), "settings": settings, "budget": budget(chosen),
               "splits": _split_facts(train_data, heldout), "seconds": _merge_seconds(out, seconds),
               "blind_baseline": blind_baseline(train_data / "train.parquet", heldout), **results}

@@ -171,15 +171,3 @@ def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, processor
-
-
-def resolve_model_path(model: str, cache_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> str:
-    """``"tiny"`` / ``"tiny-micro"`` / ``"tiny-medium"`` build the offline tiny model; anything else is returned as is."""
-    if not model.startswith("tiny"):
-        return model
-    from spatialthinker.train.tiny import build_tiny_vlm
-
-    size = model.partition("-")[2] or "small"
-    root = cache_dir or os.environ.get("SPATIALTHINKER_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                                             "spatialthinker"))
-    return build_tiny_vlm(os.path.join(str(root), f"tiny-vlm-{size}-seed{seed}"), seed=seed, size=size)

@@ -34,7 +34,8 @@ class TrainResult:
 
 def setup_model(config: CommonConfig) -> tuple[Any, Any, str]:
     """Resolve ``tiny`` to a local build, load model + processor with the recipe's pixel limits, freeze if asked."""
-    from spatialthinker.train.model import load_model_and_processor, resolve_model_path
+    from spatialthinker.train.model import load_model_and_processor
+    from spatialthinker.train.tiny import resolve_model_path
 
     if config.torch_threads:
         import torch
@@ -61,7 +62,7 @@ def load_for_run(config: CommonConfig, resume: str | None) -> tuple[Any, Any]:
     initial weights. The Trainer still restores optimizer, scheduler, data position and RNG. The model's
     ``_name_or_path`` is pointed back at the base model, because TRL builds the KL reference from it.
     """
-    from spatialthinker.train.model import resolve_model_path
+    from spatialthinker.train.tiny import resolve_model_path
 
     if resume is None or config.lora:  # LoRA checkpoints hold adapters only; peft's resume path loads them
         model, processor, _ = setup_model(config)

@@ -199,6 +199,16 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
     return str(out)
 
 
+def resolve_model_path(model: str, cache_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> str:
+    """``"tiny"`` / ``"tiny-micro"`` / ``"tiny-medium"`` build the offline tiny model; anything else is returned as is."""
+    if not model.startswith("tiny"):
+        return model
+    size = model.partition("-")[2] or "small"
+    root = cache_dir or os.environ.get("SPATIALTHINKER_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
+                                                                             "spatialthinker"))
+    return build_tiny_vlm(os.path.join(str(root), f"tiny-vlm-{size}-seed{seed}"), seed=seed, size=size)
+
+
 #: Colours of the tiny dataset's boxes.
 TINY_COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 180, 60)}
 

@@ -56,7 +56,9 @@ def esc(value: Any) -> str:
 
 
 def fmt(value: Any) -> str:
-    """A number with 3 significant decimals, anything else as escaped text."""
+    """A number with 3 significant decimals, a dash for a missing value, anything else as escaped text."""
+    if value is None:
+        return "–"
     if isinstance(value, bool):
         return esc(value)
     if isinstance(value, float):

@@ -17,7 +17,8 @@ def load_model(model: str, dtype: str = "auto") -> tuple[Any, Any]:
     AutoProcessor then returns a bare tokenizer, and the model would answer blind), and resolves ``tiny`` names.
     """
     try:
-        from spatialthinker.train.model import load_model_and_processor, resolve_model_path
+        from spatialthinker.train.model import load_model_and_processor
+        from spatialthinker.train.tiny import resolve_model_path
     except ImportError:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
