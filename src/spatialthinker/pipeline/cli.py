@@ -27,7 +27,8 @@ def dense_vs_sparse(
     preset: str = typer.Option("experiment", "--preset",
                                help="experiment (<= 60 min on 2 CPU cores) or experiment-test (seconds)."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated training seeds, one run per arm each."),
-    out: Path = typer.Option(Path("runs/dense-vs-sparse"), "--out", help="Run directory (finished stages are skipped)."),
+    out: Path = typer.Option(Path("runs/dense-vs-sparse"), "--out",
+                             help="Run directory (finished stages are skipped)."),
     model: str = typer.Option("tiny", "--model", help="tiny (offline tiny Qwen2.5-VL) or a local checkpoint."),
 ) -> None:
     """Dense-reward GRPO vs sparse-reward GRPO vs continued SFT, equal budgets, several seeds, held-out scenes."""

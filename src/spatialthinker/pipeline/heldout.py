@@ -102,8 +102,10 @@ def _per_category(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row.get("category") or "unknown"), []).append(row)
-    return {name: {"n": len(group), "chance_rate": sum(1.0 / max(len(r["options"] or ()), 1) for r in group) / len(group)}
-            for name, group in sorted(groups.items())}
+    def chance(group: list[dict[str, Any]]) -> float:
+        return sum(1.0 / max(len(r["options"] or ()), 1) for r in group) / len(group)
+
+    return {name: {"n": len(group), "chance_rate": chance(group)} for name, group in sorted(groups.items())}
 
 
 

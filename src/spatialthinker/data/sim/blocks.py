@@ -1,12 +1,13 @@
 """The "blocks" world: a learnable miniature of the simulator for CPU-sized models.
 
 A plain grey floor seen from one fixed camera, with two or three large primitives, each class in its own flat
-colour (a red cube, a blue ball, a green cylinder, a yellow cone), all of one size before scaling. Everything else is the regular
-simulator: the same pyrender pass, the same metric ground truth (``groundtruth.annotate``) and the same question
-generators, so rows are ordinary STVQA rows with ``scene_3d``. What it removes is what a 4 M-parameter model cannot
-learn in minutes: clutter, texture, camera motion, small objects and look-alike classes. Class and colour are one
-to one, so a model that tells colours apart and finds where they are can answer every question; sizes vary per
-instance (scale 0.6-1.5), so "which is larger" is decided by the image rather than by the class.
+colour (a red cube, a blue ball, a green cylinder, a yellow cone), all of one size before scaling. Everything
+else is the regular simulator: the same pyrender pass, the same metric ground truth (``groundtruth.annotate``)
+and the same question generators, so rows are ordinary STVQA rows with ``scene_3d``. What it removes is what a
+4 M-parameter model cannot learn in minutes: clutter, texture, camera motion, small objects and look-alike
+classes. Class and colour are one to one, so a model that tells colours apart and finds where they are can
+answer every question; sizes vary per instance (scale 0.6-1.5), so "which is larger" is decided by the image
+rather than by the class.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def _projected_inside(camera: Camera, point: tuple[float, float, float]) -> bool
 
 def sample_blocks_layout(rng: np.random.Generator, image_size: tuple[int, int] = (112, 112),
                          min_objects: int = 2, max_objects: int = 3) -> Layout:
-    """Draw 2-3 distinct block classes (so one class is always absent, for existence questions) at random places, yaws and scales in front of the fixed camera.
+    """Draw 2-3 distinct block classes (one class is then always absent, for existence questions) at random
+    places, yaws and scales in front of the fixed camera.
 
     Objects never overlap (footprints disjoint with the simulator's gap) and their centres project inside the
     image; an object that cannot be placed in 40 tries is left out, so a scene may hold fewer than drawn.
