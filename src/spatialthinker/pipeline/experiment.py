@@ -99,15 +99,17 @@ def _train_arm(arm: Arm, warm: str, data_dir: Path, preset: Preset, seed: int, r
     return result.final_dir or str(run_dir / "final")
 
 
-def _generated_tokens(run_dir: Path, preset: Preset) -> float | None:
-    """Completion tokens a GRPO arm generated (mean completion length x completions, summed over steps)."""
-    from spatialthinker.viz.plots import read_jsonl
+def _run_log_facts(run_dir: Path, preset: Preset) -> dict[str, Any]:
+    """From one read of a run's metrics.jsonl: the last optimizer step it logged and, for GRPO, the completion
+    tokens it generated (mean completion length x completions, summed over steps)."""
+    from spatialthinker.jsonl import read_jsonl
 
     path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    lengths = [r["completion_length_mean"] for r in read_jsonl(path) if "completion_length_mean" in r]
-    return round(sum(lengths) * preset.grpo_batch_size, 1) if lengths else None
+    rows = read_jsonl(path) if path.is_file() else []
+    steps = [int(r["step"]) for r in rows if isinstance(r.get("step"), int)]
+    lengths = [r["completion_length_mean"] for r in rows if "completion_length_mean" in r]
+    return {"generated_tokens": round(sum(lengths) * preset.grpo_batch_size, 1) if lengths else None,
+            "optimizer_steps": max(steps) if steps else None}
 
 
 def _read_point(eval_dir: Path, arm: Arm | None = None) -> dict[str, Any]:
@@ -229,9 +231,7 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
             stage(f"eval_{tag}", lambda eval_dir=eval_dir: stages.eval_done(eval_dir),
                   lambda arm=arm, run_dir=run_dir, eval_dir=eval_dir: stages.evaluate(
                       str(stages.final_dir(run_dir)), heldout, chosen, eval_dir, tiny, arm.eval_mode))
-            point = {"seed": seed, **_read_point(eval_dir, arm), "generated_tokens": _generated_tokens(run_dir, chosen),
-                     "optimizer_steps": _optimizer_steps(run_dir)}
-            points.append(point)
+            points.append({"seed": seed, **_read_point(eval_dir, arm), **_run_log_facts(run_dir, chosen)})
         results["arms"][arm_name] = {"prompt_style": arm.prompt_style, "reward": arm.reward or "sft (dense targets)",
                                      "eval_mode": arm.eval_mode, "seeds": points, "aggregate": _aggregate(points)}
     results["paired_accuracy_difference"] = _paired(results["arms"], seeds)
@@ -244,15 +244,6 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
     record["report"] = str(write_experiment_report(record, out / "report.html"))
     (out / RESULT_FILE).write_text(json.dumps(record, indent=2, default=str))
     return record
-
-
-def _optimizer_steps(run_dir: Path) -> int | None:
-    """The last optimizer step a run logged (metrics.jsonl has one record per logging step)."""
-    from spatialthinker.viz.plots import read_jsonl
-
-    metrics = run_dir / "metrics.jsonl"
-    steps = [int(r["step"]) for r in read_jsonl(metrics) if isinstance(r.get("step"), int)] if metrics.is_file() else []
-    return max(steps) if steps else None
 
 
 def _paired(arm_results: dict[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
@@ -274,8 +265,9 @@ def _split_facts(train_data: Path, heldout: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     train_ids = set(pq.read_table(train_data / "train.parquet", columns=["image_id"]).column(0).to_pylist())
-    held_ids = set(pq.read_table(heldout, columns=["image_id"]).column(0).to_pylist())
-    categories = pq.read_table(heldout, columns=["category"]).column(0).to_pylist()
+    held = pq.read_table(heldout, columns=["image_id", "category"])
+    held_ids = set(held.column("image_id").to_pylist())
+    categories = held.column("category").to_pylist()
     return {"train_scenes": len(train_ids), "heldout_scenes": len(held_ids),
             "heldout_questions": len(categories), "heldout_categories": sorted(set(categories)),
             "overlap_scenes": sorted(train_ids & held_ids)}
@@ -284,10 +276,11 @@ def _split_facts(train_data: Path, heldout: Path) -> dict[str, Any]:
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
     """Refuse to resume into a directory made with other settings: arms from two setups would be compared."""
     path = out / "settings.json"
+    settings = json.loads(json.dumps(settings))  # as it reads back from the file (tuples become lists)
     if path.is_file():
         previous = json.loads(path.read_text())
-        if previous != json.loads(json.dumps(settings)):
-            changed = sorted(k for k in settings if previous.get(k) != json.loads(json.dumps(settings)).get(k))
+        if previous != settings:
+            changed = sorted(k for k in settings if previous.get(k) != settings.get(k))
             raise ValueError(f"{out} holds an experiment with other settings (changed: {', '.join(changed)}); "
                              "choose another --out or delete that directory.")
     else:

@@ -29,7 +29,7 @@ def _val_rows(parquet: Path) -> list[dict[str, Any]]:
 
 def _records(files: list[Path]) -> list[dict[str, Any]]:
     """Primary output records of the evaluation logs (truncated lines skipped by ``read_jsonl``)."""
-    from spatialthinker.viz.plots import read_jsonl
+    from spatialthinker.jsonl import read_jsonl
 
     records = [record for path in files for record in read_jsonl(path)]
     return [r for r in records if "output" in r and r.get("primary", True)]
@@ -87,7 +87,7 @@ def score_outputs(eval_dir: str | Path, val_parquet: str | Path) -> dict[str, An
         "sparse_reward_mean": mean([compute_sparse_reward(o, row["answer_option_text"])
                                     for o, row in zip(outputs, matched_rows, strict=True)]),
         # what guessing one option uniformly at random scores on these questions (2-4 options each)
-        "chance_rate": mean([1.0 / max(len(row["options"] or ()), 1) for row in matched_rows]),
+        "chance_rate": mean([chance_of(row) for row in matched_rows]),
         "per_category": _per_category(matched_rows),
     }
     if unmatched:
@@ -102,10 +102,13 @@ def _per_category(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(str(row.get("category") or "unknown"), []).append(row)
-    def chance(group: list[dict[str, Any]]) -> float:
-        return sum(1.0 / max(len(r["options"] or ()), 1) for r in group) / len(group)
+    return {name: {"n": len(group), "chance_rate": sum(map(chance_of, group)) / len(group)}
+            for name, group in sorted(groups.items())}
 
-    return {name: {"n": len(group), "chance_rate": chance(group)} for name, group in sorted(groups.items())}
+
+def chance_of(row: dict[str, Any]) -> float:
+    """What guessing one of the row's options uniformly at random scores."""
+    return 1.0 / max(len(row["options"] or ()), 1)
 
 
 
@@ -133,7 +136,8 @@ def blind_baseline(train_parquet: str | Path, heldout_parquet: str | Path) -> di
     for row in pq.read_table(train_parquet, columns=columns).to_pylist():
         key = (row["question_only"], frozenset(o.lower() for o in row["options"] or ()))
         counts = votes.setdefault(key, {})
-        counts[answer_text(row)] = counts.get(answer_text(row), 0) + 1
+        text = answer_text(row)
+        counts[text] = counts.get(text, 0) + 1
     scores: list[tuple[str, float]] = []
     seen = 0
     for row in pq.read_table(heldout_parquet, columns=columns).to_pylist():
@@ -145,7 +149,7 @@ def blind_baseline(train_parquet: str | Path, heldout_parquet: str | Path) -> di
             winners = [text for text, count in counts.items() if count == best and text in options]
             score = (1.0 / len(winners)) if answer_text(row) in winners else 0.0
         else:
-            score = 1.0 / max(len(options), 1)
+            score = chance_of(row)
         scores.append((str(row.get("category") or "unknown"), score))
     by_category: dict[str, list[float]] = {}
     for category, score in scores:

@@ -10,8 +10,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from spatialthinker.jsonl import read_jsonl
 from spatialthinker.viz import html as H
-from spatialthinker.viz.plots import read_jsonl, runs_curve_png, seed_points_png
+from spatialthinker.viz.plots import runs_curve_png, seed_points_png
 
 
 def _mean_std(aggregate: dict[str, Any], key: str) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spatialthinker.viz import html as H
+from spatialthinker.viz.plots import points_png
 
 
 def _accuracy_cell(values: Mapping[str, Any]) -> str:
@@ -30,29 +31,6 @@ def _verdict(values: Mapping[str, Any]) -> str:
     if not isinstance(low, (int, float)) or not isinstance(chance, (int, float)):
         return "–"
     return "above chance" if low > chance else "not above chance"
-
-
-def _points_png(points: Mapping[str, Mapping[str, Any]]) -> bytes | None:
-    """Accuracy, chance, format rate and box IoU across the evaluation points (lines over the training order)."""
-    from spatialthinker.viz.plots import _new_figure, _png
-
-    names = list(points)
-    if len(names) < 2:
-        return None
-    figure = _new_figure(5.5, 3.2)
-    axes = figure.add_subplot(1, 1, 1)
-    for key, label in (("eval/accuracy", "accuracy"), ("chance_rate", "chance"), ("format_rate", "format rate"),
-                       ("eval/box_iou", "box IoU")):
-        values = [points[n].get(key) for n in names]
-        values = [float(v) if isinstance(v, (int, float)) else math.nan for v in values]
-        axes.plot(range(len(names)), values, marker="o", label=label,
-                  linestyle="--" if key == "chance_rate" else "-")
-    axes.set_xticks(range(len(names)), names)
-    axes.set_ylim(0, 1.05)
-    axes.set_title("Held-out questions at each training point", fontsize=10)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    return _png(figure)
 
 
 def heldout_section(points: Mapping[str, Mapping[str, Any]],
@@ -82,6 +60,6 @@ def heldout_section(points: Mapping[str, Mapping[str, Any]],
         note = (f'<p class="meta">Without the image (the option most often right for the same question text and '
                 f'options in the training split): {H.fmt(blind.get("accuracy"))} on these questions. Accuracy '
                 f'above chance but not above this comes from the wording, not from the image.</p>')
-    png = _points_png(points)
+    png = points_png(points)
     picture = H.img_tag(png, "image/png", "held-out metrics per point") if png else ""
     return ("learning", "Held-out learning (val scenes only)", table + note + per_category + picture)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from spatialthinker.jsonl import read_jsonl  # noqa: F401  (re-exported: the viewer's and held-out scoring's reader)
 
@@ -234,4 +235,25 @@ def runs_curve_png(runs: Sequence[tuple[str, Sequence[dict]]], keys: Sequence[st
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, ncol=2)
+    return _png(figure)
+
+
+def points_png(points: Mapping[str, Mapping[str, Any]]) -> bytes | None:
+    """Accuracy, chance, format rate and box IoU across the evaluation points (lines over the training order)."""
+    names = list(points)
+    if len(names) < 2:
+        return None
+    figure = _new_figure(5.5, 3.2)
+    axes = figure.add_subplot(1, 1, 1)
+    for key, label in (("eval/accuracy", "accuracy"), ("chance_rate", "chance"), ("format_rate", "format rate"),
+                       ("eval/box_iou", "box IoU")):
+        values = [points[n].get(key) for n in names]
+        values = [float(v) if isinstance(v, (int, float)) else math.nan for v in values]
+        axes.plot(range(len(names)), values, marker="o", label=label,
+                  linestyle="--" if key == "chance_rate" else "-")
+    axes.set_xticks(range(len(names)), names)
+    axes.set_ylim(0, 1.05)
+    axes.set_title("Held-out questions at each training point", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
     return _png(figure)
