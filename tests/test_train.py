@@ -40,7 +40,7 @@ def tiny_model(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def warmed_model(tiny_model, tiny_data, tmp_path_factory) -> str:
-    """The tiny model after 30 SFT steps on short think/answer responses.
+    """The tiny model after 60 SFT steps on short think/answer responses.
 
     A fresh model gives identical rewards within a group, so GRPO's advantages and gradients would all be zero;
     after this warm-up most samples have the format and the answers differ, so rewards spread within a group.
@@ -50,7 +50,7 @@ def warmed_model(tiny_model, tiny_data, tmp_path_factory) -> str:
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # session fixtures run before the per-test thread fixture
     out = tmp_path_factory.mktemp("warm")
-    recipe = SFTRecipe(model=tiny_model, dataset=tiny_data, output_dir=str(out), max_steps=30, target="sparse",
+    recipe = SFTRecipe(model=tiny_model, dataset=tiny_data, output_dir=str(out), max_steps=60, target="sparse",
                        prompt_style="sparse", learning_rate=3e-3, lr_scheduler_type="constant",
                        **{k: v for k, v in TINY.items() if k != "num_generations"})
     try:
@@ -95,6 +95,20 @@ def test_tiny_model_processor_gives_pixels_and_image_tokens(tiny_model):
                                       skip_special_tokens=True) == "<answer>x</answer>"
 
 
+def test_tiny_build_has_no_vision_blocks_and_rebuilds_an_older_shape(tmp_path):
+    """micro/small are linear patch encoders (no vision blocks); a cached build of another shape is rebuilt."""
+    from spatialthinker.train.tiny import SIZES, build_tiny_vlm
+
+    path = build_tiny_vlm(tmp_path / "vlm", seed=0, size="micro")
+    config = json.loads((tmp_path / "vlm" / "config.json").read_text())
+    assert config["vision_config"]["depth"] == 0 and config["vision_config"]["fullatt_block_indexes"] == []
+    marker = tmp_path / "vlm" / "tiny_build.json"
+    old = {k: v for k, v in json.loads(marker.read_text()).items() if k != "shape"}  # as older builds wrote it
+    marker.write_text(json.dumps(old))
+    assert build_tiny_vlm(path, seed=0, size="micro") == path
+    assert json.loads(marker.read_text())["shape"] == list(SIZES["micro"])
+
+
 def test_saved_checkpoint_reloads_left_padded(tiny_model, tmp_path):
     """Generation needs left padding; a checkpoint saved right-padded must still load left-padded."""
     from spatialthinker.train.model import load_processor
@@ -113,7 +127,7 @@ def test_grpo_sparse_two_steps_move_weights_and_reload(warmed_model, tiny_data, 
 
     out = str(tmp_path / "run")
     result = run_grpo(GRPORecipe(model=warmed_model, dataset=tiny_data, output_dir=out, max_steps=2, reward="sparse",
-                                 max_completion_length=40,  # the warmed answers are ~25 tokens
+                                 max_completion_length=48,  # the warmed answers are ~35 tokens
                                  learning_rate=1e-3,  # tiny random weights barely move at 1e-6
                                  **TINY))
     records = _records(out)
@@ -173,6 +187,22 @@ def test_sft_two_steps(tiny_model, tiny_data, tmp_path):
     records = _records(str(tmp_path))
     assert [r["step"] for r in records] == [1, 2] and all(math.isfinite(r["loss"]) for r in records)
     assert _moved(_params(tiny_model), _params(result.final_dir)) > 0.5
+
+
+def test_sft_freeze_patch_embedding_keeps_only_the_projection(tiny_model, tiny_data, tmp_path):
+    """freeze_patch_embedding: the patch projection is bit-identical after training, the merger and LM move."""
+    from spatialthinker.train.sft import run_sft
+
+    result = run_sft(SFTRecipe(model=tiny_model, dataset=tiny_data, output_dir=str(tmp_path), max_steps=2,
+                               target="answer", learning_rate=1e-3, freeze_patch_embedding=True,
+                               **{k: v for k, v in TINY.items() if k != "num_generations"}))
+    before, after = _params(tiny_model), _params(result.final_dir)
+    patch = [k for k in before if "patch_embed" in k]
+    merger = [k for k in before if "merger" in k]
+    assert patch and merger
+    assert all(torch.equal(before[k], after[k]) for k in patch)
+    assert all(not torch.equal(before[k], after[k]) for k in merger)
+    assert _moved({k: v for k, v in before.items() if k not in patch}, after) > 0.9
 
 
 def test_resume_continues_to_the_same_result(warmed_model, tiny_data, tmp_path):

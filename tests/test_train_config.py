@@ -141,6 +141,28 @@ def test_stvqa_rows_become_grpo_rows(tmp_path):
     assert sft[0]["completion"][0]["content"][0]["text"] == rows[0]["answer_option_text_only"]
 
 
+def test_sft_targets_judge_each_option_then_copy_its_letter(tmp_path):
+    """The think step gives a verdict per option and copies the letter of the "yes" line; the dense target
+    earns the full dense reward and the sparse one the full sparse reward (letters stay as the row shuffled them)."""
+    pytest.importorskip("datasets")
+    from _tiny import write_tiny_stvqa
+
+    from spatialthinker.rewards import compute_reward_from_problem, compute_sparse_reward
+    from spatialthinker.train.data import load_stvqa, sft_target
+
+    rows = load_stvqa(write_tiny_stvqa(str(tmp_path), n=4))
+    for row in rows:
+        letter, text = row["answer_only"], row["answer_text_only"]
+        other = next(o for o in row["options"] if o != text)
+        verdicts = sorted([f"({letter}) {text}: yes.", f"({'B' if letter == 'A' else 'A'}) {other}: no."])
+        dense, sparse = sft_target(row, "dense"), sft_target(row, "sparse")
+        assert f"<think> {' '.join(verdicts)} So ({letter}). </think>" in dense
+        assert dense.endswith(f"<answer>({letter}) {text}</answer>")
+        total = compute_reward_from_problem(dense, row["answer_option_text"], row["problem"]).total
+        assert total == pytest.approx(1.0, abs=1e-6)
+        assert compute_sparse_reward(sparse, row["answer_option_text_only"]) == 1.0
+
+
 def test_verl_launch_config_matches_preset_and_export():
     import yaml
 

@@ -79,7 +79,7 @@ def budget(preset: Preset) -> dict[str, Any]:
 
 def _train_arm(arm: Arm, warm: str, data_dir: Path, preset: Preset, seed: int, run_dir: Path, tiny: bool) -> str:
     """Train one arm from the warm start for the shared budget (resuming its newest checkpoint, if any)."""
-    from spatialthinker.pipeline.stages import pixel_limits
+    from spatialthinker.pipeline.stages import tiny_recipe_fields
     from spatialthinker.train.config import GRPORecipe, SFTRecipe
     from spatialthinker.train.grpo import run_grpo
     from spatialthinker.train.runtime import checkpoints
@@ -89,7 +89,7 @@ def _train_arm(arm: Arm, warm: str, data_dir: Path, preset: Preset, seed: int, r
                   max_steps=preset.grpo_steps, learning_rate=preset.grpo_learning_rate,
                   per_device_train_batch_size=preset.grpo_batch_size, prompt_style=arm.prompt_style,
                   save_steps=max(10, preset.grpo_steps // 2), save_total_limit=1, report_to="none",
-                  resume=bool(checkpoints(str(run_dir))), **pixel_limits(tiny))
+                  resume=bool(checkpoints(str(run_dir))), **tiny_recipe_fields(tiny))
     if arm.reward is None:
         result = run_sft(SFTRecipe(**common, target="dense", lr_scheduler_type="constant"))
     else:
@@ -206,7 +206,7 @@ def run_experiment(preset: str | Preset = "experiment", out_dir: str | Path = "r
         max_steps=chosen.sft_steps, learning_rate=chosen.sft_learning_rate, lr_scheduler_type="cosine",
         warmup_steps=0.05, per_device_train_batch_size=chosen.sft_batch_size, target="dense+sparse",
         prompt_style=stages.prompt_style(tiny), save_steps=max(50, chosen.sft_steps // 4), save_total_limit=1,
-        resume=bool(checkpoints(str(warm_dir))), report_to="none", **stages.pixel_limits(tiny))))
+        resume=bool(checkpoints(str(warm_dir))), report_to="none", **stages.tiny_recipe_fields(tiny))))
     warm = str(stages.final_dir(warm_dir))
     heldout = out / "eval" / "heldout.parquet"
     if not heldout.is_file():

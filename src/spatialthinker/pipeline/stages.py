@@ -118,16 +118,19 @@ def _resume(run_dir: Path) -> bool:
 def prompt_style(tiny: bool) -> str:
     """The paper's long training prompt for real models; the bare question and options for the tiny model.
 
-    A 3.8 M-parameter model cannot follow instructions: it learns the response format from the SFT targets
+    A 3.4 M-parameter model cannot follow instructions: it learns the response format from the SFT targets
     alone, and a ~50-token prompt instead of the ~600-token worked example makes every step several times cheaper
     on two CPU cores.
     """
     return "question_only" if tiny else "training"
 
 
-def pixel_limits(tiny: bool) -> dict[str, int]:
-    """The tiny model's image-area bounds as recipe fields (a real model keeps the paper's defaults)."""
-    return {"min_pixels": TINY_PIXELS[0], "max_pixels": TINY_PIXELS[1]} if tiny else {}
+def tiny_recipe_fields(tiny: bool) -> dict[str, int | bool]:
+    """Recipe fields of a tiny model trained from scratch (a real model keeps the paper's defaults): its
+    image-area bounds, and a frozen patch projection (docs/training.md, "Learning in miniature")."""
+    if not tiny:
+        return {}
+    return {"min_pixels": TINY_PIXELS[0], "max_pixels": TINY_PIXELS[1], "freeze_patch_embedding": True}
 
 
 def train_sft(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, tiny: bool) -> str:
@@ -144,7 +147,7 @@ def train_sft(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, ti
         max_steps=preset.sft_steps, learning_rate=preset.sft_learning_rate, lr_scheduler_type="cosine",
         warmup_steps=0.05, per_device_train_batch_size=preset.sft_batch_size, target="dense",
         prompt_style=prompt_style(tiny), save_steps=max(50, preset.sft_steps // 2), save_total_limit=1,
-        resume=_resume(run_dir), **pixel_limits(tiny),
+        resume=_resume(run_dir), **tiny_recipe_fields(tiny),
     )
     result = run_sft(recipe)
     return result.final_dir or str(final_dir(run_dir))
@@ -161,7 +164,7 @@ def train_grpo(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, t
         num_generations=preset.num_generations, per_device_train_batch_size=preset.grpo_batch_size,
         max_completion_length=preset.max_completion_length, temperature=preset.temperature, reward="dense",
         rollouts_per_step=4, save_steps=max(50, preset.grpo_steps // 2), save_total_limit=1,
-        resume=_resume(run_dir), prompt_style=prompt_style(tiny), **pixel_limits(tiny),
+        resume=_resume(run_dir), prompt_style=prompt_style(tiny), **tiny_recipe_fields(tiny),
     )
     result = run_grpo(recipe)
     return result.final_dir or str(final_dir(run_dir))

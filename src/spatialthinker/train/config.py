@@ -62,6 +62,8 @@ class CommonConfig:
     min_pixels: int = field(default=PAPER_MIN_PIXELS, metadata={"help": "Minimum image area (pixels)."})
     max_pixels: int = field(default=PAPER_MAX_PIXELS, metadata={"help": "Maximum image area (pixels)."})
     freeze_vision: bool = field(default=False, metadata={"help": "Freeze the vision tower (paper: trained)."})
+    freeze_patch_embedding: bool = field(default=False, metadata={
+        "help": "Freeze only the vision patch projection (tiny models trained from scratch: docs/training.md)."})
     dtype: str = field(default="auto", metadata={"help": "auto | float32 | bfloat16 | float16"})
     torch_threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (None: torch's choice)."})
     bf16: bool = field(default=False, metadata={"help": "Mixed precision bf16 (GPUs)."})

@@ -12,11 +12,12 @@ import io
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from spatialthinker.errors import InputError
 from spatialthinker.images import open_image
-from spatialthinker.prompts import build_prompt, parse_ground_truth
+from spatialthinker.prompts import LETTERS, build_prompt, parse_ground_truth
 
 log = logging.getLogger(__name__)
 
@@ -240,18 +241,23 @@ def prepare_grpo_dataset(dataset: Any, prompt_style: str = "training", source: s
 _LETTERED = re.compile(r"\s*\(([A-Z])\)\s*(.*?)\s*", re.S)
 
 
-def _reasoning(answer: str) -> str:
-    """The think step of a GT-built response: the option text first, then its letter.
+def _reasoning(answer: str, options: Sequence[str] = ()) -> str:
+    """The think step of a GT-built response: a verdict on each option, then the chosen letter.
 
-    Why this order: the answer ``(B) left`` names the letter first, so a model that must emit it straight away
-    has to decide and look up the letter in one token; saying ``left`` first splits that into choosing the text
-    (from the image) and copying the letter that precedes it in the prompt's options (a copy a small model learns
-    quickly).
+    Why this shape: the answer ``(B) ball`` names the letter first, so a model that must emit it straight away
+    has to judge the image and look up the letter in one token. ``(A) cone: no. (B) ball: yes. So (B).`` judges
+    each option beside its own text, and the letter is then copied from the line that says yes, a few tokens
+    back. Measured on the tiny model (docs/training.md, "Learning in miniature"): with the verdicts given, it
+    picks the right letter for 160 of 160 held-out questions after 150 steps, where "The answer is ball,
+    option (B)." left it at chance after 300. Without options (a free-form answer) it states the answer.
     """
     match = _LETTERED.fullmatch(answer)
-    if match is None:
+    if match is None or not options:
         return f"The answer is {answer}."
-    return f"The answer is {match.group(2)}, option ({match.group(1)})."
+    letter = match.group(1)
+    verdicts = " ".join(f"({LETTERS[i]}) {option}: {'yes' if LETTERS[i] == letter else 'no'}."
+                        for i, option in enumerate(options))
+    return f"{verdicts} So ({letter})."
 
 
 def _in_question_order(scene: Any, question: str) -> Any:
@@ -278,8 +284,9 @@ def sft_target(row: dict[str, Any], target: str) -> str:
     answer = row["answer_option_text_only"]
     if target == "answer":
         return answer
+    options = [str(option) for option in (row.get("options") or [])]
     if target == "sparse":
-        return f"<think> {_reasoning(answer)} </think>\n<answer>{answer}</answer>"
+        return f"<think> {_reasoning(answer, options)} </think>\n<answer>{answer}</answer>"
     scene, gt_answer = parse_ground_truth(row["answer_option_text"])
     if scene is not None:
         scene = _in_question_order(scene, str(row.get("question_only") or ""))
@@ -287,7 +294,7 @@ def sft_target(row: dict[str, Any], target: str) -> str:
     scene_json = scene.to_json() if scene is not None else '{"objects": [], "relationships": []}'
     final = gt_answer or answer
     return (f"<observe> I see {names or 'the scene'}. </observe>\n<scene>{scene_json}</scene>\n"
-            f"<think> {_reasoning(final)} </think>\n<answer>{final}</answer>")
+            f"<think> {_reasoning(final, options)} </think>\n<answer>{final}</answer>")
 
 
 def prepare_sft_dataset(dataset: Any, target: str = "answer", prompt_style: str = "direct",

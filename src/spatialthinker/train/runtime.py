@@ -45,11 +45,16 @@ def setup_model(config: CommonConfig) -> tuple[Any, Any, str]:
     model, processor = load_model_and_processor(
         path, dtype=config.dtype, min_pixels=config.min_pixels, max_pixels=config.max_pixels,
         attn_implementation=config.attn_implementation, quantization=config.quantization)
-    if config.freeze_vision:
+    if config.freeze_vision or config.freeze_patch_embedding:
         visual = getattr(getattr(model, "model", model), "visual", None)
         if visual is None:
-            raise ValueError("freeze_vision is set but the model has no `visual` tower.")
-        visual.requires_grad_(False)
+            raise ValueError("freeze_vision / freeze_patch_embedding is set but the model has no `visual` tower.")
+        # The patch projection alone: with a fan-in of 3*2*14*14 = 1176 its weights are ~0.02 each, and Adam moves
+        # every weight by ~lr per step whatever its gradient's size, so at a from-scratch learning rate
+        # (>= 1e-4) the projection turns to noise within tens of steps and the image stops informing the answer
+        # (measured in docs/training.md, "Learning in miniature"). Frozen, a random projection keeps every patch
+        # linearly readable, as MoCo v3 found for ViTs.
+        (visual if config.freeze_vision else visual.patch_embed).requires_grad_(False)
     return model, processor, path
 
 
