@@ -80,12 +80,12 @@ def tiny(tmp_path_factory) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def sft_run(tiny, tmp_path_factory) -> Path:
-    """A 2-process SFT run through the CLI: 30 steps teach the tiny model the think/answer format, so GRPO's
+    """A 2-process SFT run through the CLI: 60 steps teach the tiny model the think/answer format, so GRPO's
     rewards spread within a group and its gradients are not all zero."""
     model, data = tiny
     out = tmp_path_factory.mktemp("sft2") / "run"
     launch(["-m", "spatialthinker.cli"],
-           ["train", "sft", "--model", model, "--dataset", data, "--output", str(out), "--max-steps", "30",
+           ["train", "sft", "--model", model, "--dataset", data, "--output", str(out), "--max-steps", "60",
             "--target", "sparse", "--set", "prompt_style=sparse", "--set", "learning_rate=0.003",
             "--set", "lr_scheduler_type=constant", "--set", "save_steps=100", *SHRINK])
     return out
@@ -93,19 +93,19 @@ def sft_run(tiny, tmp_path_factory) -> Path:
 
 def test_sft_two_processes_split_the_data_and_write_once(sft_run):
     records = _records(sft_run / "metrics.jsonl")
-    assert [r["step"] for r in records] == list(range(1, 31))  # one record per step: only the main process writes
+    assert [r["step"] for r in records] == list(range(1, 61))  # one record per step: only the main process writes
     # 8 rows, 2 per process per step: each step consumes 4 rows, so one epoch every 2 steps (1 process: every 4).
-    assert records[1]["epoch"] == pytest.approx(1.0) and records[-1]["epoch"] == pytest.approx(15.0)
+    assert records[1]["epoch"] == pytest.approx(1.0) and records[-1]["epoch"] == pytest.approx(30.0)
     assert records[-1]["loss"] < records[0]["loss"]
     assert json.loads((sft_run / "config.json").read_text())["recipe"] == "SFTRecipe"
     assert (sft_run / "final" / "model.safetensors").is_file() and (sft_run / "final" / "tokenizer.json").is_file()
-    assert {p.name for p in (sft_run / "checkpoint-30").glob("rng_state_*.pth")} == {"rng_state_0.pth",
+    assert {p.name for p in (sft_run / "checkpoint-60").glob("rng_state_*.pth")} == {"rng_state_0.pth",
                                                                                     "rng_state_1.pth"}
 
 
 def _grpo(model: str, data: str, out: Path, steps: int, resume: bool = False) -> str:
     args = ["train", "grpo", "--model", model, "--dataset", data, "--output", str(out), "--max-steps", str(steps),
-            "--reward", "sparse", "--set", f"num_generations={GENERATIONS}", "--set", "max_completion_length=40",
+            "--reward", "sparse", "--set", f"num_generations={GENERATIONS}", "--set", "max_completion_length=48",
             "--set", "learning_rate=0.001", "--set", "warmup_sft_steps=2", "--set", "warmup_sft_learning_rate=0.001",
             "--set", "rollouts_per_step=2", "--set", "save_steps=2", *SHRINK]
     return launch([str(SCORED_CLI)], args + (["--resume"] if resume else []), scored_dir=out / "scored")
