@@ -45,13 +45,15 @@ def present_classes(row: dict) -> str:
 
 
 def letter_target(row: dict, shape: str, letter: str) -> str:
-    """The think step of ``shape`` for this row's right option text, naming ``letter``."""
-    options = list(row["options"])
-    text = options["ABCDEFGH".index(row["answer_only"])]
+    """The think step of ``shape`` for this row's right option text, naming ``letter`` (the verdicts always
+    accept the right option: only the letter differs between the targets that are compared)."""
+    from spatialthinker.prompts import LETTERS
+    from spatialthinker.train.data import option_verdicts
+
+    right = LETTERS.index(row["answer_only"])
     if shape == "text-first":
-        return f"The answer is {text}, option ({letter})."
-    verdicts = " ".join(f"({'ABCDEFGH'[i]}) {o}: {'yes' if o == text else 'no'}." for i, o in enumerate(options))
-    return f"{verdicts} So ({letter})."
+        return f"The answer is {row['options'][right]}, option ({letter})."
+    return f"{option_verdicts(row['options'], right)} So ({letter})."
 
 
 def load_rows(data: Path, per_image: bool = True) -> tuple[list[dict], list[dict]]:
@@ -119,6 +121,8 @@ class Batcher:
 def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: str, args) -> list[tuple[int, float]]:
     import torch
 
+    from spatialthinker.prompts import LETTERS
+
     letter_task = name in LETTER_VARIANTS
     depth, frozen = VARIANTS["linear+frozen" if letter_task else name]
     model, processor = build_model(tokenizer_dir, depth, args.seed)
@@ -142,7 +146,7 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
         return per_token.sum() / (gold != -100).sum(), hits, per_token.sum(dim=1)
 
     def right_letter(row) -> bool:
-        letters = ["ABCDEFGH"[i] for i in range(len(row["options"]))]
+        letters = list(LETTERS[: len(row["options"])])
         _, _, totals = loss_and_hits([row] * len(letters), [target(row, letter) for letter in letters])
         return letters[int(totals.argmin())] == row["answer_only"]
 

@@ -255,9 +255,12 @@ def _reasoning(answer: str, options: Sequence[str] = ()) -> str:
     if match is None or not options:
         return f"The answer is {answer}."
     letter = match.group(1)
-    verdicts = " ".join(f"({LETTERS[i]}) {option}: {'yes' if LETTERS[i] == letter else 'no'}."
-                        for i, option in enumerate(options))
-    return f"{verdicts} So ({letter})."
+    return f"{option_verdicts(options, LETTERS.index(letter))} So ({letter})."
+
+
+def option_verdicts(options: Sequence[str], chosen: int) -> str:
+    """``(A) cone: no. (B) ball: yes.``: each option with its letter, "yes" for the ``chosen`` (0-based) one."""
+    return " ".join(f"({LETTERS[i]}) {option}: {'yes' if i == chosen else 'no'}." for i, option in enumerate(options))
 
 
 def _in_question_order(scene: Any, question: str) -> Any:

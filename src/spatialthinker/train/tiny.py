@@ -181,7 +181,8 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
     marker = out / "tiny_build.json"
     if marker.is_file():
         recorded = json.loads(marker.read_text())
-        if recorded.get("seed") == seed and recorded.get("size") == size and recorded.get("shape") == list(SIZES.get(size, ())):
+        wanted = {"seed": seed, "size": size, "shape": list(SIZES.get(size, ()))}
+        if all(recorded.get(key) == value for key, value in wanted.items()):
             return str(out)
         log.warning("Rebuilding %s: it holds a tiny model of %s, asked for seed=%s size=%s.", out, recorded, seed, size)
     out.mkdir(parents=True, exist_ok=True)
