@@ -1,27 +1,36 @@
-"""Does the tiny model learn to see, and to name the letter? Steps until it gets either right on held-out scenes.
+"""Does the tiny model learn to see, to name the letter, and to judge an option? Steps until it does, on held-out scenes.
 
     python benchmarks/vision_learning.py                        # renders 800 blocks scenes, 500 steps per variant
     python benchmarks/vision_learning.py --data runs/quickstart/tiny_data --steps 300 --variants linear+frozen
     python benchmarks/vision_learning.py --task letter --variants text-first,verdicts --steps 300
+    python benchmarks/vision_learning.py --task verdict --categories existence --observe --restate facts
+    python benchmarks/vision_learning.py --task box --variants linear+frozen,qwen3+frozen
 
 The task is the plainest one that needs the image: after the question-free prompt, say which classes are in the
-picture ("I see ball, cone, cube."), read from the ground truth ``scene_3d``. Each variant of the tiny Qwen2.5-VL
-trains on it from random weights with AdamW (batch 8, warm-up 30 steps, then constant lr) and is scored on the
-val scenes: the share of images whose whole list is right (teacher-forced argmax, i.e. what greedy decoding
-writes) beside the share that the most common training list would get. Why it exists: the SFT and GRPO
-presets sat at chance on held-out questions, and this isolates the cause (docs/training.md, "Learning in
-miniature"): the vision patch projection, not the language model.
+picture ("I see ball, cone, cube."), read from the ground truth ``scene_3d`` (``--order`` lists them left to
+right or near to far instead). Each variant of the tiny model trains on it from random weights with AdamW
+(batch 8, warm-up 30 steps, then constant lr) and is scored on the val scenes: the share of images whose whole
+list is right (teacher-forced argmax, i.e. what greedy decoding writes) beside the share that the most common
+training list would get. Why it exists: the SFT and GRPO presets sat at chance on held-out questions, and this
+isolates the causes (docs/training.md, "Learning in miniature").
 
 Variants: ``blocks4`` (four vision transformer blocks, everything trained: the old tiny model),
-``blocks4+frozen`` (its patch projection frozen), ``linear`` (no vision blocks) and ``linear+frozen`` (no
-blocks, projection frozen: what the quickstart trains now).
+``blocks4+frozen`` (its patch projection frozen), ``linear`` (no vision blocks), ``linear+frozen`` (no blocks,
+projection frozen: what the quickstart trains now) and ``qwen3+frozen`` (the same as a tiny Qwen3-VL).
 
-``--task letter`` asks the other question: given the right option text, does the model write its letter? The
-prompt is a training question with its shuffled options, the target one of two think steps of the SFT
-responses (``text-first``: "The answer is ball, option (B)."; ``verdicts``: "(A) cone: no. (B) ball: yes. So
-(B).", what ``train.data.sft_target`` writes now), and the score is the share of held-out questions whose right
-letter the model prefers over the others (log-likelihood of the whole target with each letter). The model is
-``linear+frozen``.
+``--task letter`` asks: given the right option text, does the model write its letter? The prompt is a training
+question with its shuffled options, the target one of two think steps of the SFT responses (``text-first``:
+"The answer is ball, option (B)."; ``verdicts``: "(A) cone: no. (B) ball: yes. So (B).", what
+``train.data.sft_target`` writes now), and the score is the share of held-out questions whose right letter the
+model prefers over the others (log-likelihood of the whole target with each letter).
+
+``--task verdict`` asks: does the model judge the right option from the image? The target is the think step
+with the verdicts; the score is the share of held-out questions (a seeded random sample) whose right option the
+model prefers, after writing what comes before the verdicts itself (greedy): with ``--observe`` the classes it
+sees, with ``--restate facts`` the fact an existence answer rests on ("cylinder: yes.", ``question_facts``),
+with ``--restate values`` also the compared values of the other categories; ``--given-facts`` scores after
+the true prefix instead. ``--task box`` asks for the named object's pixel box and scores the IoU of the
+coordinates written, each given the true ones before it, beside the class's mean training box.
 """
 
 from __future__ import annotations
@@ -35,13 +44,24 @@ import time
 from collections import Counter
 from pathlib import Path
 
-VARIANTS = {"blocks4": (4, False), "blocks4+frozen": (4, True), "linear": (0, False), "linear+frozen": (0, True)}
+#: name -> (vision blocks, patch projection frozen, model family)
+VARIANTS = {"blocks4": (4, False, "qwen2_5_vl"), "blocks4+frozen": (4, True, "qwen2_5_vl"),
+            "linear": (0, False, "qwen2_5_vl"), "linear+frozen": (0, True, "qwen2_5_vl"),
+            "qwen3+frozen": (0, True, "qwen3_vl")}
 LETTER_VARIANTS = ("text-first", "verdicts")
 
 
-def present_classes(row: dict) -> str:
-    labels = sorted({obj["label"] for obj in json.loads(row["scene_3d"])["objects"]})
-    return "I see " + ", ".join(labels) + "."
+def present_classes(row: dict, order: str = "classes") -> str:
+    """The presence target: the classes the image shows, alphabetically (what the SFT responses observe now), or
+    ordered left to right (box centre) or near to far (depth)."""
+    from spatialthinker.train.data import labels_in_image
+
+    objects = json.loads(row["scene_3d"])["objects"]
+    if order == "left-right":
+        return "Left to right: " + ", ".join(o["label"] for o in sorted(objects, key=lambda o: o["bbox"][0] + o["bbox"][2])) + "."
+    if order == "near-far":
+        return "Near to far: " + ", ".join(o["label"] for o in sorted(objects, key=lambda o: o["depth_m"])) + "."
+    return "I see " + ", ".join(labels_in_image(row)) + "."
 
 
 def letter_target(row: dict, shape: str, letter: str) -> str:
@@ -56,11 +76,60 @@ def letter_target(row: dict, shape: str, letter: str) -> str:
     return f"{option_verdicts(row['options'], right)} So ({letter})."
 
 
+def restatement(row: dict, values_too: bool = False) -> str:
+    """The facts a verdict rests on, before it: "cylinder: yes." for existence (``train.data.question_facts``,
+    what the SFT responses write now); for the comparisons, the compared value of each question object
+    ("cone 2.8, cylinder 3.8.": depth or distance to the referent in metres, size in litres, the horizontal box
+    centre in pixels for a relation) with ``values_too``, which the SFT responses do not write (measured no help,
+    docs/training.md)."""
+    from spatialthinker.train.data import question_facts
+
+    evidence = json.loads(row["evidence"])
+    if row["category"] == "existence" or not values_too:
+        return question_facts(row)
+    values = evidence.get("depth_m") or evidence.get("distance_m") or evidence.get("volume_m3")
+    if values is None and "relation" in evidence:
+        objects = {obj["id"]: obj for obj in json.loads(row["scene_3d"])["objects"]}
+        values = {i: (objects[i]["bbox"][0] + objects[i]["bbox"][2]) / 2 for i in evidence["relation"][::2]}
+    if values is None:
+        return ""
+    scale = 1000.0 if "volume_m3" in evidence else 1.0
+    return ", ".join(f"{key.split('.')[0]} {value * scale:.1f}" for key, value in values.items()) + "."
+
+
+def verdict_target(row: dict, letter: str, restate: str = "") -> str:
+    """The think step of the SFT responses accepting the option of ``letter``: "(A) cone: no. (B) ball: yes.
+    So (B).", after the ``restatement`` when ``restate`` is "facts" (or "values": with the compared values). Scoring compares these targets over the letters, so it
+    asks which option the model judges right from the image (the image-decided words of a response), not
+    whether it copies a letter."""
+    from spatialthinker.prompts import LETTERS
+    from spatialthinker.train.data import option_verdicts
+
+    verdicts = f"{option_verdicts(row['options'], LETTERS.index(letter))} So ({letter})."
+    facts = restatement(row, restate == "values") if restate else ""
+    return f"{facts} {verdicts}" if facts else verdicts
+
+
+def box_rows(rows: list[dict]) -> list[dict]:
+    """One row per (image, object) for the box task: "Where is the cone?" -> its ground-truth pixel box."""
+    out = []
+    for row in rows:
+        for obj in json.loads(row["scene_3d"])["objects"]:
+            out.append({**row, "item_id": f"{row['image_id']}/{obj['id']}", "box": obj["bbox"],
+                        "question_with_options": f"Where is the {obj['label']}?"})
+    return out
+
+
+def box_target(row: dict) -> str:
+    return "[" + ", ".join(str(int(v)) for v in row["box"]) + "]"
+
+
 def load_rows(data: Path, per_image: bool = True) -> tuple[list[dict], list[dict]]:
     """Each split's rows: one per image for the presence task (its target depends on the image only)."""
     import pyarrow.parquet as pq
 
-    columns = ["image_id", "images", "scene_3d", "item_id", "question_with_options", "options", "answer_only"]
+    columns = ["image_id", "images", "scene_3d", "item_id", "question_with_options", "options", "answer_only",
+               "category", "evidence", "answer_text_only"]
     splits = []
     for split in ("train", "val"):
         rows = pq.read_table(data / f"{split}.parquet", columns=columns).to_pylist()
@@ -68,19 +137,21 @@ def load_rows(data: Path, per_image: bool = True) -> tuple[list[dict], list[dict
     return splits[0], splits[1]
 
 
-def build_model(tokenizer_dir: str, depth: int, seed: int):
+def build_model(tokenizer_dir: str, depth: int, seed: int, family: str):
     import torch
-    from transformers import Qwen2_5_VLForConditionalGeneration
+    import transformers
 
-    from spatialthinker.train.model import load_model_and_processor
-    from spatialthinker.train.tiny import build_tiny_config
+    from spatialthinker.train.model import build_processor, load_processor
+    from spatialthinker.train.tiny import FAMILIES, TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_config
 
-    _, processor = load_model_and_processor(tokenizer_dir)
-    config = build_tiny_config(processor.tokenizer, "small")
+    tokenizer = load_processor(tokenizer_dir).tokenizer
+    processor = build_processor(tokenizer, TINY_MIN_PIXELS, TINY_MAX_PIXELS, model_type=family)
+    config = build_tiny_config(tokenizer, "small", family)
     config.vision_config.depth = depth
-    config.vision_config.fullatt_block_indexes = [depth - 1] if depth else []
+    if family == "qwen2_5_vl":
+        config.vision_config.fullatt_block_indexes = [depth - 1] if depth else []
     torch.manual_seed(seed)
-    return Qwen2_5_VLForConditionalGeneration(config), processor
+    return getattr(transformers, FAMILIES[family])(config), processor
 
 
 class Batcher:
@@ -124,14 +195,21 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
     from spatialthinker.prompts import LETTERS
 
     letter_task = name in LETTER_VARIANTS
-    depth, frozen = VARIANTS["linear+frozen" if letter_task else name]
-    model, processor = build_model(tokenizer_dir, depth, args.seed)
+    verdict_task = args.task == "verdict"
+    box_task = args.task == "box"
+    depth, frozen, family = VARIANTS["linear+frozen" if letter_task else name]
+    model, processor = build_model(tokenizer_dir, depth, args.seed, family)
     if frozen:
         model.model.visual.patch_embed.requires_grad_(False)
-    batcher = Batcher(processor, with_question=letter_task)
+    batcher = Batcher(processor, with_question=letter_task or verdict_task or box_task)
 
     def target(row: dict, letter: str | None = None) -> str:
-        return letter_target(row, name, letter or row["answer_only"]) if letter_task else present_classes(row)
+        if verdict_task:
+            verdict = verdict_target(row, letter or row["answer_only"], args.restate)
+            return f"{present_classes(row, args.order)} {verdict}" if args.observe else verdict
+        if box_task:
+            return box_target(row)
+        return letter_target(row, name, letter or row["answer_only"]) if letter_task else present_classes(row, args.order)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
     rng = random.Random(args.seed)
     curve = []
@@ -145,10 +223,39 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
         hits = ((logits.argmax(-1) == gold) | (gold == -100)).all(dim=1)
         return per_token.sum() / (gold != -100).sum(), hits, per_token.sum(dim=1)
 
+    def own_prefix(row) -> str:
+        """What the model itself writes before its verdicts (greedy, up to "(A)")."""
+        image = batcher.image(row)
+        enc = processor(text=[batcher.prompt(row)], images=[image], return_tensors="pt")
+        out = model.generate(**enc, max_new_tokens=40, do_sample=False)
+        text = processor.tokenizer.decode(out[0, enc.input_ids.shape[1]:], skip_special_tokens=True)
+        return text.split("(A)")[0].strip()
+
     def right_letter(row) -> bool:
         letters = list(LETTERS[: len(row["options"])])
-        _, _, totals = loss_and_hits([row] * len(letters), [target(row, letter) for letter in letters])
+        if verdict_task and (args.observe or args.restate):
+            true_prefix = target(row).split("(A)")[0].strip()
+            own = true_prefix if args.given_facts else own_prefix(row)
+            observed.append(own == true_prefix)
+            candidates = [(own + " " + target(row, letter)[len(true_prefix):].lstrip()).lstrip() for letter in letters]
+        else:
+            candidates = [target(row, letter) for letter in letters]
+        _, _, totals = loss_and_hits([row] * len(letters), candidates)
         return letters[int(totals.argmin())] == row["answer_only"]
+
+    def predicted_box_iou(row) -> float:
+        """IoU of the box the model writes, coordinate by coordinate (argmax given the true ones before)."""
+        import numpy as np
+
+        from spatialthinker.geometry import box_overlap
+
+        enc, labels = batcher([row], [box_target(row)])
+        predicted = model(**enc).logits[0, :-1].argmax(-1)[labels[0, 1:] != -100]
+        words = processor.tokenizer.convert_ids_to_tokens(predicted.tolist())
+        numbers = [int(w) for w in words if w.isdigit()][:4]
+        if len(numbers) != 4:
+            return 0.0
+        return float(box_overlap(np.array([numbers], float), np.array([row["box"]], float), "iou")[0])
 
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
@@ -163,8 +270,20 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
         if step % args.eval_every == 0 or step == args.steps:
             model.eval()
             with torch.no_grad():
-                if letter_task:
-                    right = sum(right_letter(row) for row in val)
+                observed: list[bool] = []
+                if box_task:
+                    right = sum(predicted_box_iou(row) for row in val)
+                elif letter_task or verdict_task:
+                    verdicts = [right_letter(row) for row in val]
+                    right = sum(verdicts)
+                    if verdict_task:
+                        by_category = {}
+                        for row, ok in zip(val, verdicts):
+                            by_category.setdefault(row["category"], []).append(ok)
+                        print("    " + "  ".join(f"{c} {sum(v) / len(v):.2f} (n={len(v)})"
+                                                 for c, v in sorted(by_category.items()))
+                              + (f"  own facts right {sum(observed) / len(observed):.2f}" if observed else ""),
+                              flush=True)
                 else:
                     right = sum(int(loss_and_hits(val[i:i + 16])[1].sum()) for i in range(0, len(val), 16))
             curve.append((step, right / len(val)))
@@ -182,7 +301,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--task", choices=("presence", "letter"), default="presence")
+    parser.add_argument("--task", choices=("presence", "letter", "verdict", "box"), default="presence")
+    parser.add_argument("--observe", action="store_true", help="verdict task: the target first names every class "
+                        "in the image (\"I see ball, cone.\"); scored after the model's own greedy observation")
+    parser.add_argument("--restate", choices=("facts", "values"), help="verdict task: before the verdicts, the "
+                        "fact an existence answer rests on (facts), and the compared values too (values)")
+    parser.add_argument("--given-facts", action="store_true", help="verdict task: score after the true facts "
+                        "instead of the model's own (does the reasoning from the facts form at all?)")
+    parser.add_argument("--order", choices=("classes", "left-right", "near-far"), default="classes",
+                        help="presence task: name the classes alphabetically, left to right, or near to far")
+    parser.add_argument("--categories", help="verdict/letter task: train and score only these (comma-separated)")
     parser.add_argument("--val", type=int, default=160, help="held-out questions scored (letter task)")
     parser.add_argument("--variants", help=f"comma-separated: presence {', '.join(VARIANTS)}; letter "
                                            f"{', '.join(LETTER_VARIANTS)} (default: all of the task's)")
@@ -200,18 +328,41 @@ def main() -> None:
         stages.make_data(preset, work / "data")
         data = work / "data"
     letter_task = args.task == "letter"
-    train, val = load_rows(data, per_image=not letter_task)
-    if letter_task:
-        val = val[:: max(1, len(val) // args.val)][: args.val]
+    question_task = args.task in ("letter", "verdict")
+    train, val = load_rows(data, per_image=not question_task)
+    if args.categories:
+        keep = set(args.categories.split(","))
+        train, val = [r for r in train if r["category"] in keep], [r for r in val if r["category"] in keep]
+    if args.task == "box":
+        train, val = box_rows(train), box_rows(val)[: args.val]
+        import numpy as np
+
+        from spatialthinker.geometry import box_overlap
+
+        mean_box = {label: np.mean([r["box"] for r in train if r["question_with_options"] == label], axis=0)
+                    for label in {r["question_with_options"] for r in train}}
+        baseline = np.mean([box_overlap(np.array([mean_box[r["question_with_options"]]]), np.array([r["box"]], float),
+                                        "iou")[0] for r in val])
+        print(f"{len(train)} train / {len(val)} val boxes; the mean training box of the class gets IoU {baseline:.3f}")
+        corpus = [r["question_with_options"] + " " + box_target(r) for r in train]
+    elif args.task == "verdict":
+        val = random.Random(args.seed).sample(val, min(args.val, len(val)))  # rows come grouped by scene
+        chance = sum(1 / len(r["options"]) for r in val) / len(val)
+        print(f"{len(train)} train / {len(val)} val questions; chance {chance:.3f}")
+        corpus = [r["question_with_options"] + "\n" + present_classes(r, args.order) + " "
+                  + verdict_target(r, r["answer_only"], args.restate)
+                  for r in train]
+    elif letter_task:
+        val = random.Random(args.seed).sample(val, min(args.val, len(val)))  # rows come grouped by scene
         chance = sum(1 / len(r["options"]) for r in val) / len(val)
         print(f"{len(train)} train / {len(val)} val questions; chance {chance:.3f}")
         corpus = [r["question_with_options"] + "\n" + letter_target(r, shape, r["answer_only"])
                   for r in train for shape in LETTER_VARIANTS]
     else:
-        majority = Counter(present_classes(r) for r in train).most_common(1)[0][0]
+        majority = Counter(present_classes(r, args.order) for r in train).most_common(1)[0][0]
         print(f"{len(train)} train / {len(val)} val images; the most common training list ({majority!r}) is right "
-              f"for {sum(present_classes(r) == majority for r in val) / len(val):.3f} of val images")
-        corpus = [present_classes(r) for r in train]
+              f"for {sum(present_classes(r, args.order) == majority for r in val) / len(val):.3f} of val images")
+        corpus = [present_classes(r, args.order) for r in train]
     tokenizer_dir = build_tiny_vlm(work / "tokenizer", seed=args.seed, corpus=corpus)
     known = LETTER_VARIANTS if letter_task else tuple(VARIANTS)
     names = args.variants.split(",") if args.variants else list(known)

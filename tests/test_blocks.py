@@ -107,3 +107,48 @@ def test_blind_baseline_finds_a_leak(tmp_path: Path):
         pq.write_table(pa.Table.from_pylist(rows(6, leaky)), tmp_path / "val.parquet")
         result = blind_baseline(tmp_path / "train.parquet", tmp_path / "val.parquet")
         assert result["accuracy"] == pytest.approx(expected) and result["seen_share"] == 1.0
+
+
+def test_sft_targets_observe_every_class_and_state_the_existence_fact(blocks_data: Path):
+    """On rendered rows: the response names every class the image shows (from ``scene_3d``, not from the
+    question), an existence answer states the asked class and its presence before the verdicts, and the dense
+    and sparse targets still earn their full rewards."""
+    import pyarrow.parquet as pq
+
+    from spatialthinker.rewards import compute_reward_from_problem, compute_sparse_reward
+    from spatialthinker.train.data import sft_target
+
+    rows = pq.read_table(blocks_data / "train.parquet").to_pylist()
+    existence = [r for r in rows if r["category"] == "existence"]
+    assert {r["answer_text_only"] for r in existence} == {"yes", "no"}
+    for row in rows:
+        shown = sorted(obj["label"] for obj in json.loads(row["scene_3d"])["objects"])
+        dense, sparse = sft_target(row, "dense"), sft_target(row, "sparse")
+        assert dense.startswith(f"<observe> I see {', '.join(shown)}. </observe>")
+        assert sparse.startswith(f"<think> I see {', '.join(shown)}. ")
+        asked = json.loads(row["evidence"]).get("phrase") or json.loads(row["evidence"]).get("absent")
+        fact = f"{asked}: {row['answer_text_only']}. (A)"
+        assert (fact in dense and fact in sparse) == (row["category"] == "existence")
+        if row["category"] == "existence":  # the fact agrees with the image
+            assert (asked in shown) == (row["answer_text_only"] == "yes")
+        assert compute_reward_from_problem(dense, row["answer_option_text"], row["problem"]).total == pytest.approx(1.0)
+        assert compute_sparse_reward(sparse, row["answer_option_text_only"]) == 1.0
+
+
+def test_blocks_presets_leave_room_for_the_longest_sft_response(blocks_data: Path):
+    """Every SFT response of the blocks world fits the presets' generation cap in the tiny tokenizer (a capped
+    response loses its answer: distance questions about three objects scored 0 under a 160- and 192-token cap)."""
+    import pyarrow.parquet as pq
+
+    from spatialthinker.pipeline.presets import EXPERIMENT_PRESETS, PRESETS
+    from spatialthinker.pipeline.stages import tokenizer_corpus
+    from spatialthinker.train.data import sft_target
+    from spatialthinker.train.tiny import build_tokenizer
+
+    rows = pq.read_table(blocks_data / "train.parquet").to_pylist()
+    targets = [sft_target(row, kind) for row in rows for kind in ("dense", "sparse")]
+    tokenizer = build_tokenizer(2048, tokenizer_corpus(blocks_data))  # as the quickstart builds it
+    longest = max(len(tokenizer(text)["input_ids"]) for text in targets)
+    assert longest > 100
+    for preset in (PRESETS["smoke"], PRESETS["mini"], EXPERIMENT_PRESETS["experiment"]):
+        assert min(preset.max_completion_length, preset.eval_max_new_tokens) >= longest + 8, preset.name

@@ -239,3 +239,47 @@ def test_sft_lora_saves_an_adapter(tiny_model, tiny_data, tmp_path):
                                learning_rate=1e-3, **{k: v for k, v in TINY.items() if k != "num_generations"}))
     assert os.path.isfile(os.path.join(result.final_dir, "adapter_model.safetensors"))
     assert math.isfinite(_records(str(tmp_path))[-1]["loss"])
+
+
+def test_tiny_qwen3vl_family_loads_trains_and_generates(tiny_data, tmp_path):
+    """``--model tiny-micro-qwen3vl``: a real Qwen3-VL (interleaved M-RoPE, learned patch positions) built offline,
+    read by the image-only processor without torchvision, trained by TRL's SFT and GRPO, and reloaded."""
+    from PIL import Image
+
+    from spatialthinker.train.grpo import run_grpo
+    from spatialthinker.train.model import load_model_and_processor
+    from spatialthinker.train.sft import run_sft
+    from spatialthinker.train.tiny import resolve_model_path
+
+    path = resolve_model_path("tiny-micro-qwen3vl", cache_dir=tmp_path / "cache")
+    config = json.loads((Path(path) / "config.json").read_text())
+    assert config["model_type"] == "qwen3_vl" and config["text_config"]["rope_parameters"]["mrope_interleaved"]
+    assert path != resolve_model_path("tiny-micro", cache_dir=tmp_path / "cache")  # one cache entry per family
+    model, processor = load_model_and_processor(path, min_pixels=56 * 56, max_pixels=224 * 224)
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Q"}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    batch = processor(text=[text], images=[Image.new("RGB", (224, 224))], return_tensors="pt")
+    assert int((batch["input_ids"] == model.config.image_token_id).sum()) == 64
+
+    sft = run_sft(SFTRecipe(model=path, dataset=tiny_data, output_dir=str(tmp_path / "sft"), max_steps=2,
+                            target="sparse", prompt_style="sparse", learning_rate=1e-3, freeze_patch_embedding=True,
+                            **{k: v for k, v in TINY.items() if k != "num_generations"}))
+    before, after = _params(path), _params(sft.final_dir)
+    assert all(torch.equal(before[k], after[k]) for k in before if "patch_embed" in k)
+    assert not torch.equal(before["model.visual.pos_embed.weight"], after["model.visual.pos_embed.weight"])
+    out = str(tmp_path / "grpo")
+    result = run_grpo(GRPORecipe(model=sft.final_dir, dataset=tiny_data, output_dir=out, max_steps=1,
+                                 reward="dense", max_completion_length=16, learning_rate=1e-3, **TINY))
+    assert result.global_step == 1 and all(math.isfinite(r["loss"]) for r in _records(out))
+    model, processor = load_model_and_processor(result.final_dir)
+    batch = processor(text=[text], images=[Image.new("RGB", (64, 64))], return_tensors="pt")
+    assert model.generate(**batch, max_new_tokens=3, do_sample=False).shape[1] > batch["input_ids"].shape[1]
+
+
+def test_tiny_model_names_are_checked(tmp_path):
+    from spatialthinker.train.tiny import resolve_model_path
+
+    assert resolve_model_path("Qwen/Qwen2.5-VL-3B-Instruct") == "Qwen/Qwen2.5-VL-3B-Instruct"
+    with pytest.raises(ValueError, match="'huge' is neither a tiny size"):
+        resolve_model_path("tiny-huge", cache_dir=tmp_path)

@@ -73,7 +73,7 @@ def run_quickstart(preset: Any = "smoke", out_dir: str | Path = "runs/quickstart
     """Run (or resume) every stage and write the report.
 
     Args:
-        preset: ``"smoke"`` (<= 3 min on 2 cores), ``"mini"`` (1500 SFT + 60 GRPO steps), or a ``Preset``.
+        preset: ``"smoke"`` (<= 3 min on 2 cores), ``"mini"`` (2400 SFT + 60 GRPO steps), or a ``Preset``.
         out_dir: run directory; stages whose output exists there are skipped.
         model: ``tiny`` (offline tiny Qwen2.5-VL built into ``out_dir/model``), a local path or a hub id.
         on_stage: called with ``(stage, "start" | "done" | "skipped")``; the CLI prints progress with it.
@@ -182,7 +182,7 @@ def _save(out: Path, result: QuickstartResult) -> None:
 
 def quickstart(
     preset: str = typer.Option("smoke", "--preset",
-                               help="smoke (<= 3 min on 2 CPU cores) or mini (1500 SFT + 60 GRPO steps)."),
+                               help="smoke (<= 3 min on 2 CPU cores) or mini (2400 SFT + 60 GRPO steps)."),
     out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Run directory (finished stages are skipped)."),
     model: str = typer.Option("tiny", "--model", help="tiny (offline tiny Qwen2.5-VL), a local path or a hub id."),
     open_report: bool = typer.Option(False, "--open", help="Open the report in a browser when done."),

@@ -9,13 +9,12 @@ processor from the PIL image processor instead, so training never runs blind.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 #: Model types whose processor we can assemble from a tokenizer and the PIL Qwen2-VL image processor.
-QWEN_VL_TYPES = ("qwen2_5_vl", "qwen2_vl")
+QWEN_VL_TYPES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
 
 
 def build_processor(tokenizer: Any, min_pixels: int | None = None, max_pixels: int | None = None,
@@ -27,7 +26,7 @@ def build_processor(tokenizer: Any, min_pixels: int | None = None, max_pixels: i
         min_pixels, max_pixels: image-area limits; images are resized into them (aspect kept, sides multiples
             of 28). The prompt still states the original size, and the reward normalises boxes by that size.
         image_processor: an existing image processor to reuse (its limits are overridden when given).
-        model_type: ``"qwen2_5_vl"`` or ``"qwen2_vl"``.
+        model_type: ``"qwen2_5_vl"``, ``"qwen2_vl"`` or ``"qwen3_vl"``.
     """
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
@@ -46,11 +45,13 @@ def _image_only_class(model_type: str) -> type:
     The stock class insists on a video processor (which needs torchvision). Created on first use, so importing
     this module stays free of transformers, and stored as a module global so processors pickle.
     """
-    name = "ImageOnlyQwen2VLProcessor" if model_type == "qwen2_vl" else "ImageOnlyQwen2_5_VLProcessor"
+    names = {"qwen2_vl": ("ImageOnlyQwen2VLProcessor", "Qwen2VLProcessor"),
+             "qwen3_vl": ("ImageOnlyQwen3VLProcessor", "Qwen3VLProcessor")}
+    name, base_name = names.get(model_type, ("ImageOnlyQwen2_5_VLProcessor", "Qwen2_5_VLProcessor"))
     if name not in globals():
-        from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
+        import transformers
 
-        base = Qwen2VLProcessor if model_type == "qwen2_vl" else Qwen2_5_VLProcessor
+        base = getattr(transformers, base_name)
         cls = type(name, (base,), {"get_attributes": classmethod(lambda c: ["image_processor", "tokenizer"]),
                                    "__module__": __name__, "__doc__": "Image-only processor (no torchvision)."})
         globals()[name] = cls
@@ -127,7 +128,7 @@ def _pad_left(processor: Any) -> Any:
 def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels: int | None = None,
                              max_pixels: int | None = None, attn_implementation: str | None = None,
                              lora: Any | None = None, quantization: str | None = None) -> tuple[Any, Any]:
-    """Load a VLM (Qwen2.5-VL, Qwen2-VL, or any ``AutoModelForImageTextToText``) and its image-capable processor.
+    """Load a VLM (Qwen2.5-VL, Qwen2-VL, Qwen3-VL, or any ``AutoModelForImageTextToText``) and its image-capable processor.
 
     Args:
         path_or_id: hub id or local directory (``build_tiny_vlm``'s output works).
@@ -164,6 +165,8 @@ def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels
         from transformers import Qwen2_5_VLForConditionalGeneration as cls
     elif model_type == "qwen2_vl":
         from transformers import Qwen2VLForConditionalGeneration as cls
+    elif model_type == "qwen3_vl":
+        from transformers import Qwen3VLForConditionalGeneration as cls
     else:
         cls = AutoModelForImageTextToText
     model = cls.from_pretrained(path_or_id, **kwargs)

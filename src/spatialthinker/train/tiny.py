@@ -1,6 +1,8 @@
-"""Build a tiny Qwen2.5-VL and its processor offline, so every training path runs with no hub access and on CPU.
+"""Build a tiny Qwen2.5-VL (or Qwen3-VL) and its processor offline, so every training path runs with no hub access
+and on CPU.
 
-The model is a real ``Qwen2_5_VLForConditionalGeneration`` with a shrunken config and random weights; the tokenizer
+The model is a real ``Qwen2_5_VLForConditionalGeneration`` (or ``Qwen3VLForConditionalGeneration`` with
+``--model tiny-qwen3vl``) with a shrunken config and random weights; the tokenizer
 is a byte-level BPE trained here with the ``tokenizers`` library on our own prompt and answer texts
 (platform.md, "A tiny Qwen2.5-VL built offline"). Nothing is downloaded.
 """
@@ -111,52 +113,85 @@ def build_tokenizer(vocab_size: int = 2048, extra_texts: list[str] | tuple[str, 
     return fast
 
 
-def build_tiny_config(tokenizer, size: str = "small"):
-    """A ``Qwen2_5_VLConfig`` of the given size whose special token ids point into ``tokenizer``."""
-    from transformers import Qwen2_5_VLConfig
+#: Model families of the tiny build: the transformers model type and its conditional-generation class.
+FAMILIES: dict[str, str] = {"qwen3_vl": "Qwen3VLForConditionalGeneration",
+                            "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+DEFAULT_FAMILY = "qwen2_5_vl"
+#: What ``--model tiny-...`` may name besides a size.
+FAMILY_ALIASES = {"qwen25vl": "qwen2_5_vl", "qwen3vl": "qwen3_vl"}
 
+
+def build_tiny_config(tokenizer, size: str = "small", family: str = DEFAULT_FAMILY):
+    """A config of the given size and family whose special token ids point into ``tokenizer``.
+
+    ``qwen2_5_vl`` (the default) is what the presets and the measurements in docs/training.md use.
+    ``qwen3_vl`` builds the same shapes as a Qwen3-VL, so the Qwen3-VL path (processor, rope index, TRL
+    rollouts) runs offline too. It differs where image positions are concerned: Qwen2.5-VL's M-RoPE gives
+    height and width contiguous sections at the *lowest* rotary frequencies (at head dim 64 they turn by
+    0.01-0.0001 rad per grid step), while Qwen3-VL interleaves the sections over all frequencies and adds a
+    learned absolute position to each patch. On the tiny model that did not change how well boxes are learned
+    (``benchmarks/vision_learning.py --task box``: held-out IoU 0.20 vs 0.18 after 600 steps; docs/training.md).
+    """
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}.")
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}.")
     hidden, layers, heads, vision_hidden, depth, _ = SIZES[size]
     head_dim = hidden // heads
-    # mRoPE splits head_dim/2 rotary frequencies over (t, h, w); the sections must sum to head_dim/2.
     half = head_dim // 2
-    section = [half - 2 * (half // 4), half // 4, half // 4]
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in SPECIAL_TOKENS}
     text_config = dict(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), max_position_embeddings=8192,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section},
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
     vision_config = dict(
         depth=depth, hidden_size=vision_hidden, intermediate_size=vision_hidden * 2, num_heads=max(1, vision_hidden // 32),
-        out_hidden_size=hidden, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
-        fullatt_block_indexes=[depth - 1] if depth else [],
+        out_hidden_size=hidden, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
     )
-    return Qwen2_5_VLConfig(
-        text_config=text_config, vision_config=vision_config, image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=True,
-    )
+    special = dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                   vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+                   tie_word_embeddings=True)
+    if family == "qwen3_vl":
+        from transformers import Qwen3VLConfig
+
+        # Interleaved sections (t, h, w, t, h, w, ...): height and width each get a third of the frequencies,
+        # the fast ones included. The position table covers the 8x8 patches of a 112 px image; larger images
+        # interpolate it (as Qwen3-VL does for every image).
+        section = [half - 2 * (half // 3), half // 3, half // 3]
+        text_config.update(head_dim=head_dim, rope_parameters={
+            "rope_type": "default", "rope_theta": 10000.0, "mrope_section": section, "mrope_interleaved": True})
+        vision_config.update(num_position_embeddings=64, deepstack_visual_indexes=[])
+        return Qwen3VLConfig(text_config=text_config, vision_config=vision_config, **special)
+    from transformers import Qwen2_5_VLConfig
+
+    # mRoPE splits head_dim/2 rotary frequencies over (t, h, w); the sections must sum to head_dim/2.
+    section = [half - 2 * (half // 4), half // 4, half // 4]
+    text_config["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section}
+    vision_config.update(window_size=112, fullatt_block_indexes=[depth - 1] if depth else [])
+    return Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config, **special)
 
 
-def _use_stock_processor_class(directory: Path) -> None:
-    """Record the stock ``Qwen2_5_VLProcessor`` class so that, where torchvision exists, AutoProcessor loads it."""
+#: The stock processor class of each family, recorded in a saved build.
+STOCK_PROCESSORS = {"qwen3_vl": "Qwen3VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
+
+
+def _use_stock_processor_class(directory: Path, family: str) -> None:
+    """Record the family's stock processor class so that, where torchvision exists, AutoProcessor loads it."""
     for name in ("processor_config.json", "tokenizer_config.json"):
         path = directory / name
         if path.is_file():
             data = json.loads(path.read_text())
             if "processor_class" in data:
-                data["processor_class"] = "Qwen2_5_VLProcessor"
+                data["processor_class"] = STOCK_PROCESSORS[family]
                 path.write_text(json.dumps(data, indent=2))
 
 
 def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str = "small",
-                   corpus: list[str] | tuple[str, ...] = ()) -> str:
-    """Build (or reuse) a tiny random Qwen2.5-VL plus processor in ``output_dir`` and return its path.
+                   corpus: list[str] | tuple[str, ...] = (), family: str = DEFAULT_FAMILY) -> str:
+    """Build (or reuse) a tiny random Qwen2.5-VL (or Qwen3-VL) plus processor in ``output_dir``; return its path.
 
-    The directory loads offline with ``Qwen2_5_VLForConditionalGeneration.from_pretrained(path)`` and with
+    The directory loads offline with the family's ``from_pretrained(path)`` and with
     ``spatialthinker.train.model.load_model_and_processor(path)``. A finished build is marked by
     ``tiny_build.json``; a directory holding it is reused as is, so session fixtures and repeated CLI runs are cheap.
 
@@ -165,6 +200,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
         seed: torch seed of the random weights.
         size: ``"micro"`` (~0.3 M params), ``"small"`` (~3.4 M) or ``"medium"`` (~14 M).
         corpus: extra texts for the tokenizer (the quickstart passes its training questions and answers).
+        family: ``"qwen2_5_vl"`` (default) or ``"qwen3_vl"`` (see ``build_tiny_config``).
 
     Returns:
         ``output_dir`` as a string.
@@ -173,45 +209,57 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
         >>> path = build_tiny_vlm("/tmp/tiny-vlm")  # doctest: +SKIP
     """
     import torch
-    from transformers import Qwen2_5_VLForConditionalGeneration
+    import transformers
 
     from spatialthinker.train.model import build_processor
 
     out = Path(output_dir)
     marker = out / "tiny_build.json"
     if marker.is_file():
-        recorded = json.loads(marker.read_text())
-        wanted = {"seed": seed, "size": size, "shape": list(SIZES.get(size, ()))}
+        recorded = {"family": "qwen2_5_vl", **json.loads(marker.read_text())}  # builds before families: Qwen2.5-VL
+        wanted = {"seed": seed, "size": size, "shape": list(SIZES.get(size, ())), "family": family}
         if all(recorded.get(key) == value for key, value in wanted.items()):
             return str(out)
-        log.warning("Rebuilding %s: it holds a tiny model of %s, asked for seed=%s size=%s.", out, recorded, seed, size)
+        log.warning("Rebuilding %s: it holds a tiny model of %s, asked for %s.", out, recorded, wanted)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(SIZES.get(size, SIZES["small"])[5], corpus)
-    config = build_tiny_config(tokenizer, size)
+    config = build_tiny_config(tokenizer, size, family)
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config)
+    model = getattr(transformers, FAMILIES[family])(config)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
-    processor = build_processor(tokenizer, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+    processor = build_processor(tokenizer, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, model_type=family)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     tokenizer.save_pretrained(out)
     processor.image_processor.save_pretrained(out)  # preprocessor_config.json, for loaders that look for it
-    _use_stock_processor_class(out)
+    _use_stock_processor_class(out, family)
     n_params = sum(p.numel() for p in model.parameters())
-    marker.write_text(json.dumps({"seed": seed, "size": size, "shape": list(SIZES[size]), "parameters": n_params}))
-    log.info("Built tiny Qwen2.5-VL (%s, %.2f M parameters) in %s", size, n_params / 1e6, out)
+    marker.write_text(json.dumps({"seed": seed, "size": size, "shape": list(SIZES[size]), "family": family,
+                                  "parameters": n_params}))
+    log.info("Built tiny %s (%s, %.2f M parameters) in %s", family, size, n_params / 1e6, out)
     return str(out)
 
 
 def resolve_model_path(model: str, cache_dir: str | os.PathLike[str] | None = None, seed: int = 0) -> str:
-    """``"tiny"`` / ``"tiny-micro"`` / ``"tiny-medium"`` build the offline tiny model; anything else is returned as is."""
+    """``"tiny"`` builds the offline tiny model, ``tiny-SIZE`` (micro, small, medium) another size, and a
+    ``-qwen3vl`` suffix (``tiny-qwen3vl``, ``tiny-micro-qwen3vl``) the Qwen3-VL family; anything else is returned
+    as is. Unknown parts are an error naming what is known."""
     if not model.startswith("tiny"):
         return model
-    size = model.partition("-")[2] or "small"
+    size, family = "small", DEFAULT_FAMILY
+    for part in filter(None, model[len("tiny"):].split("-")):
+        if part in SIZES:
+            size = part
+        elif part in FAMILY_ALIASES:
+            family = FAMILY_ALIASES[part]
+        else:
+            raise ValueError(f"--model {model}: {part!r} is neither a tiny size ({', '.join(SIZES)}) nor a family "
+                             f"({', '.join(FAMILY_ALIASES)}).")
     root = cache_dir or os.environ.get("SPATIALTHINKER_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
                                                                              "spatialthinker"))
-    return build_tiny_vlm(os.path.join(str(root), f"tiny-vlm-{size}-seed{seed}"), seed=seed, size=size)
+    name = f"tiny-vlm-{size}-seed{seed}" + ("" if family == DEFAULT_FAMILY else f"-{family}")
+    return build_tiny_vlm(os.path.join(str(root), name), seed=seed, size=size, family=family)
 
 
 #: Colours of the tiny dataset's boxes.
