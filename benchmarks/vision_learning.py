@@ -1,4 +1,4 @@
-"""Does the tiny model learn to see, to name the letter, and to judge an option? Steps until it does, on held-out scenes.
+"""Does the tiny model learn to see, name the letter and judge an option? Steps until it does, on held-out scenes.
 
     python benchmarks/vision_learning.py                        # renders 800 blocks scenes, 500 steps per variant
     python benchmarks/vision_learning.py --data runs/quickstart/tiny_data --steps 300 --variants linear+frozen
@@ -58,7 +58,8 @@ def present_classes(row: dict, order: str = "classes") -> str:
 
     objects = json.loads(row["scene_3d"])["objects"]
     if order == "left-right":
-        return "Left to right: " + ", ".join(o["label"] for o in sorted(objects, key=lambda o: o["bbox"][0] + o["bbox"][2])) + "."
+        ordered = sorted(objects, key=lambda o: o["bbox"][0] + o["bbox"][2])
+        return "Left to right: " + ", ".join(o["label"] for o in ordered) + "."
     if order == "near-far":
         return "Near to far: " + ", ".join(o["label"] for o in sorted(objects, key=lambda o: o["depth_m"])) + "."
     return "I see " + ", ".join(labels_in_image(row)) + "."
@@ -99,9 +100,9 @@ def restatement(row: dict, values_too: bool = False) -> str:
 
 def verdict_target(row: dict, letter: str, restate: str = "") -> str:
     """The think step of the SFT responses accepting the option of ``letter``: "(A) cone: no. (B) ball: yes.
-    So (B).", after the ``restatement`` when ``restate`` is "facts" (or "values": with the compared values). Scoring compares these targets over the letters, so it
-    asks which option the model judges right from the image (the image-decided words of a response), not
-    whether it copies a letter."""
+    So (B).", after the ``restatement`` when ``restate`` is "facts" (or "values": with the compared values).
+    Scoring compares these targets over the letters, so it asks which option the model judges right from the
+    image (the image-decided words of a response), not whether it copies a letter."""
     from spatialthinker.prompts import LETTERS
     from spatialthinker.train.data import option_verdicts
 
@@ -209,7 +210,10 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
             return f"{present_classes(row, args.order)} {verdict}" if args.observe else verdict
         if box_task:
             return box_target(row)
-        return letter_target(row, name, letter or row["answer_only"]) if letter_task else present_classes(row, args.order)
+        if letter_task:
+            return letter_target(row, name, letter or row["answer_only"])
+        return present_classes(row, args.order)
+
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
     rng = random.Random(args.seed)
     curve = []
@@ -237,7 +241,7 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
             true_prefix = target(row).split("(A)")[0].strip()
             own = true_prefix if args.given_facts else own_prefix(row)
             observed.append(own == true_prefix)
-            candidates = [(own + " " + target(row, letter)[len(true_prefix):].lstrip()).lstrip() for letter in letters]
+            candidates = [f"{own} {target(row, letter)[len(true_prefix):].lstrip()}".lstrip() for letter in letters]
         else:
             candidates = [target(row, letter) for letter in letters]
         _, _, totals = loss_and_hits([row] * len(letters), candidates)

@@ -128,7 +128,7 @@ def _pad_left(processor: Any) -> Any:
 def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels: int | None = None,
                              max_pixels: int | None = None, attn_implementation: str | None = None,
                              lora: Any | None = None, quantization: str | None = None) -> tuple[Any, Any]:
-    """Load a VLM (Qwen2.5-VL, Qwen2-VL, Qwen3-VL, or any ``AutoModelForImageTextToText``) and its image-capable processor.
+    """Load a VLM (Qwen2.5-VL, Qwen2-VL, Qwen3-VL or any ``AutoModelForImageTextToText``) and a processor for it.
 
     Args:
         path_or_id: hub id or local directory (``build_tiny_vlm``'s output works).

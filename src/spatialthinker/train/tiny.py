@@ -146,8 +146,9 @@ def build_tiny_config(tokenizer, size: str = "small", family: str = DEFAULT_FAMI
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
     )
     vision_config = dict(
-        depth=depth, hidden_size=vision_hidden, intermediate_size=vision_hidden * 2, num_heads=max(1, vision_hidden // 32),
-        out_hidden_size=hidden, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
+        depth=depth, hidden_size=vision_hidden, intermediate_size=vision_hidden * 2,
+        num_heads=max(1, vision_hidden // 32), out_hidden_size=hidden, patch_size=14, spatial_merge_size=2,
+        temporal_patch_size=2,
     )
     special = dict(image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
                    vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
