@@ -349,19 +349,16 @@ def main() -> None:
                                         "iou")[0] for r in val])
         print(f"{len(train)} train / {len(val)} val boxes; the mean training box of the class gets IoU {baseline:.3f}")
         corpus = [r["question_with_options"] + " " + box_target(r) for r in train]
-    elif args.task == "verdict":
+    elif question_task:
         val = random.Random(args.seed).sample(val, min(args.val, len(val)))  # rows come grouped by scene
         chance = sum(1 / len(r["options"]) for r in val) / len(val)
         print(f"{len(train)} train / {len(val)} val questions; chance {chance:.3f}")
-        corpus = [r["question_with_options"] + "\n" + present_classes(r, args.order) + " "
-                  + verdict_target(r, r["answer_only"], args.restate)
-                  for r in train]
-    elif letter_task:
-        val = random.Random(args.seed).sample(val, min(args.val, len(val)))  # rows come grouped by scene
-        chance = sum(1 / len(r["options"]) for r in val) / len(val)
-        print(f"{len(train)} train / {len(val)} val questions; chance {chance:.3f}")
-        corpus = [r["question_with_options"] + "\n" + letter_target(r, shape, r["answer_only"])
-                  for r in train for shape in LETTER_VARIANTS]
+        if letter_task:
+            corpus = [r["question_with_options"] + "\n" + letter_target(r, shape, r["answer_only"])
+                      for r in train for shape in LETTER_VARIANTS]
+        else:
+            corpus = [r["question_with_options"] + "\n" + present_classes(r, args.order) + " "
+                      + verdict_target(r, r["answer_only"], args.restate) for r in train]
     else:
         majority = Counter(present_classes(r, args.order) for r in train).most_common(1)[0][0]
         print(f"{len(train)} train / {len(val)} val images; the most common training list ({majority!r}) is right "
