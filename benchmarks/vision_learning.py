@@ -142,8 +142,8 @@ def build_model(tokenizer_dir: str, depth: int, seed: int, family: str):
     import torch
     import transformers
 
-    from spatialthinker.train.model import build_processor, load_processor
-    from spatialthinker.train.tiny import FAMILIES, TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_config
+    from spatialthinker.train.model import QWEN_VL_CLASSES, build_processor, load_processor
+    from spatialthinker.train.tiny import TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_config
 
     tokenizer = load_processor(tokenizer_dir).tokenizer
     processor = build_processor(tokenizer, TINY_MIN_PIXELS, TINY_MAX_PIXELS, model_type=family)
@@ -152,7 +152,7 @@ def build_model(tokenizer_dir: str, depth: int, seed: int, family: str):
     if family == "qwen2_5_vl":
         config.vision_config.fullatt_block_indexes = [depth - 1] if depth else []
     torch.manual_seed(seed)
-    return getattr(transformers, FAMILIES[family])(config), processor
+    return getattr(transformers, QWEN_VL_CLASSES[family][0])(config), processor
 
 
 class Batcher:

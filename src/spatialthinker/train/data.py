@@ -312,7 +312,7 @@ def question_facts(row: dict[str, Any]) -> str:
         evidence = json.loads(row.get("evidence") or "{}")
     except (TypeError, ValueError):
         return ""
-    label = evidence.get("phrase") or evidence.get("absent") if isinstance(evidence, dict) else None
+    label = (evidence.get("phrase") or evidence.get("absent")) if isinstance(evidence, dict) else None
     answer = str(row.get("answer_text_only") or "").strip().lower()
     return f"{str(label).replace('_', ' ')}: {answer}." if label and answer in ("yes", "no") else ""
 

@@ -13,8 +13,14 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Model types whose processor we can assemble from a tokenizer and the PIL Qwen2-VL image processor.
-QWEN_VL_TYPES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")
+#: Model types whose processor we can assemble from a tokenizer and the PIL Qwen2-VL image processor: the
+#: transformers model class and stock processor class of each (names, so this module imports no transformers).
+QWEN_VL_CLASSES: dict[str, tuple[str, str]] = {
+    "qwen2_5_vl": ("Qwen2_5_VLForConditionalGeneration", "Qwen2_5_VLProcessor"),
+    "qwen2_vl": ("Qwen2VLForConditionalGeneration", "Qwen2VLProcessor"),
+    "qwen3_vl": ("Qwen3VLForConditionalGeneration", "Qwen3VLProcessor"),
+}
+QWEN_VL_TYPES = tuple(QWEN_VL_CLASSES)
 
 
 def build_processor(tokenizer: Any, min_pixels: int | None = None, max_pixels: int | None = None,
@@ -45,9 +51,8 @@ def _image_only_class(model_type: str) -> type:
     The stock class insists on a video processor (which needs torchvision). Created on first use, so importing
     this module stays free of transformers, and stored as a module global so processors pickle.
     """
-    names = {"qwen2_vl": ("ImageOnlyQwen2VLProcessor", "Qwen2VLProcessor"),
-             "qwen3_vl": ("ImageOnlyQwen3VLProcessor", "Qwen3VLProcessor")}
-    name, base_name = names.get(model_type, ("ImageOnlyQwen2_5_VLProcessor", "Qwen2_5_VLProcessor"))
+    base_name = QWEN_VL_CLASSES.get(model_type, QWEN_VL_CLASSES["qwen2_5_vl"])[1]
+    name = f"ImageOnly{base_name}"
     if name not in globals():
         import transformers
 
@@ -161,12 +166,10 @@ def load_model_and_processor(path_or_id: str, *, dtype: str = "auto", min_pixels
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
             bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4")
-    if model_type == "qwen2_5_vl":
-        from transformers import Qwen2_5_VLForConditionalGeneration as cls
-    elif model_type == "qwen2_vl":
-        from transformers import Qwen2VLForConditionalGeneration as cls
-    elif model_type == "qwen3_vl":
-        from transformers import Qwen3VLForConditionalGeneration as cls
+    if model_type in QWEN_VL_CLASSES:
+        import transformers
+
+        cls = getattr(transformers, QWEN_VL_CLASSES[model_type][0])
     else:
         cls = AutoModelForImageTextToText
     model = cls.from_pretrained(path_or_id, **kwargs)

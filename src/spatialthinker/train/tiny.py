@@ -113,9 +113,9 @@ def build_tokenizer(vocab_size: int = 2048, extra_texts: list[str] | tuple[str, 
     return fast
 
 
-#: Model families of the tiny build: the transformers model type and its conditional-generation class.
-FAMILIES: dict[str, str] = {"qwen3_vl": "Qwen3VLForConditionalGeneration",
-                            "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+#: Model families (transformers model types) the tiny build can make; their classes are in
+#: ``train.model.QWEN_VL_CLASSES``.
+FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 DEFAULT_FAMILY = "qwen2_5_vl"
 #: What ``--model tiny-...`` may name besides a size.
 FAMILY_ALIASES = {"qwen25vl": "qwen2_5_vl", "qwen3vl": "qwen3_vl"}
@@ -173,18 +173,16 @@ def build_tiny_config(tokenizer, size: str = "small", family: str = DEFAULT_FAMI
     return Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config, **special)
 
 
-#: The stock processor class of each family, recorded in a saved build.
-STOCK_PROCESSORS = {"qwen3_vl": "Qwen3VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
-
-
 def _use_stock_processor_class(directory: Path, family: str) -> None:
     """Record the family's stock processor class so that, where torchvision exists, AutoProcessor loads it."""
+    from spatialthinker.train.model import QWEN_VL_CLASSES
+
     for name in ("processor_config.json", "tokenizer_config.json"):
         path = directory / name
         if path.is_file():
             data = json.loads(path.read_text())
             if "processor_class" in data:
-                data["processor_class"] = STOCK_PROCESSORS[family]
+                data["processor_class"] = QWEN_VL_CLASSES[family][1]
                 path.write_text(json.dumps(data, indent=2))
 
 
@@ -212,7 +210,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
     import torch
     import transformers
 
-    from spatialthinker.train.model import build_processor
+    from spatialthinker.train.model import QWEN_VL_CLASSES, build_processor
 
     out = Path(output_dir)
     marker = out / "tiny_build.json"
@@ -226,7 +224,7 @@ def build_tiny_vlm(output_dir: str | os.PathLike[str], seed: int = 0, size: str 
     tokenizer = build_tokenizer(SIZES.get(size, SIZES["small"])[5], corpus)
     config = build_tiny_config(tokenizer, size, family)
     torch.manual_seed(seed)
-    model = getattr(transformers, FAMILIES[family])(config)
+    model = getattr(transformers, QWEN_VL_CLASSES[family][0])(config)
     model.generation_config.eos_token_id = config.text_config.eos_token_id
     model.generation_config.pad_token_id = config.text_config.pad_token_id
     processor = build_processor(tokenizer, min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, model_type=family)
