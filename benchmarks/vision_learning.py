@@ -16,7 +16,9 @@ isolates the causes (docs/training.md, "Learning in miniature").
 
 Variants: ``blocks4`` (four vision transformer blocks, everything trained: the old tiny model),
 ``blocks4+frozen`` (its patch projection frozen), ``linear`` (no vision blocks), ``linear+frozen`` (no blocks,
-projection frozen: what the quickstart trains now) and ``qwen3+frozen`` (the same as a tiny Qwen3-VL).
+projection frozen: what the quickstart trains now), ``qwen3+frozen`` (the same as a tiny Qwen3-VL) and
+``qwen3+sincos`` (that, with a frozen 2-D sinusoid as its patch-position table). ``--number-init smooth``
+starts the coordinate tokens at a sinusoid of their value.
 
 ``--task letter`` asks: given the right option text, does the model write its letter? The prompt is a training
 question with its shuffled options, the target one of two think steps of the SFT responses (``text-first``:
@@ -28,7 +30,8 @@ model prefers over the others (log-likelihood of the whole target with each lett
 with the verdicts; the score is the share of held-out questions (a seeded random sample) whose right option the
 model prefers, after writing what comes before the verdicts itself (greedy): with ``--observe`` the classes it
 sees, with ``--restate facts`` the fact an existence answer rests on ("cylinder: yes.", ``question_facts``),
-with ``--restate values`` also the compared values of the other categories; ``--given-facts`` scores after
+with ``--restate values`` also the compared values of the other categories, with ``--restate order`` the
+compared objects in the order of the compared value ("Left to right: cone, ball."); ``--given-facts`` scores after
 the true prefix instead. ``--task box`` asks for the named object's pixel box and scores the IoU of the
 coordinates written, each given the true ones before it, beside the class's mean training box.
 """
@@ -47,7 +50,7 @@ from pathlib import Path
 #: name -> (vision blocks, patch projection frozen, model family)
 VARIANTS = {"blocks4": (4, False, "qwen2_5_vl"), "blocks4+frozen": (4, True, "qwen2_5_vl"),
             "linear": (0, False, "qwen2_5_vl"), "linear+frozen": (0, True, "qwen2_5_vl"),
-            "qwen3+frozen": (0, True, "qwen3_vl")}
+            "qwen3+frozen": (0, True, "qwen3_vl"), "qwen3+sincos": (0, True, "qwen3_vl")}
 LETTER_VARIANTS = ("text-first", "verdicts")
 
 
@@ -75,6 +78,33 @@ def letter_target(row: dict, shape: str, letter: str) -> str:
     if shape == "text-first":
         return f"The answer is {row['options'][right]}, option ({letter})."
     return f"{option_verdicts(row['options'], right)} So ({letter})."
+
+
+#: How ``--restate order`` names the order of the compared objects, per evidence key.
+ORDER_WORDS = {"depth_m": "Near to far", "distance_m": "Near to far from the {referent}",
+               "volume_m3": "Small to large", "relation": "Left to right"}
+
+
+def compared_order(row: dict) -> str:
+    """The question's compared objects in the order of the compared value ("Left to right: cone, ball."); the
+    existence fact for existence questions."""
+    from spatialthinker.train.data import question_facts
+
+    evidence = json.loads(row["evidence"])
+    if row["category"] == "existence":
+        return question_facts(row)
+    for key, words in ORDER_WORDS.items():
+        if key not in evidence:
+            continue
+        if key == "relation":
+            objects = {obj["id"]: obj for obj in json.loads(row["scene_3d"])["objects"]}
+            values = {i: objects[i]["bbox"][0] + objects[i]["bbox"][2] for i in evidence["relation"][::2]}
+        else:
+            values = evidence[key]
+        names = [i.split(".")[0] for i in sorted(values, key=values.get)]
+        referent = evidence.get("referent", "").split(".")[0]
+        return f"{words.format(referent=referent)}: {', '.join(names)}."
+    return ""
 
 
 def restatement(row: dict, values_too: bool = False) -> str:
@@ -107,7 +137,10 @@ def verdict_target(row: dict, letter: str, restate: str = "") -> str:
     from spatialthinker.train.data import option_verdicts
 
     verdicts = f"{option_verdicts(row['options'], LETTERS.index(letter))} So ({letter})."
-    facts = restatement(row, restate == "values") if restate else ""
+    if restate == "order":
+        facts = compared_order(row)
+    else:
+        facts = restatement(row, restate == "values") if restate else ""
     return f"{facts} {verdicts}" if facts else verdicts
 
 
@@ -155,6 +188,52 @@ def build_model(tokenizer_dir: str, depth: int, seed: int, family: str):
     return getattr(transformers, QWEN_VL_CLASSES[family][0])(config), processor
 
 
+def batcher_image(row: dict):
+    from PIL import Image
+
+    return Image.open(io.BytesIO(row["images"]["bytes"])).convert("RGB")
+
+
+def fix_patch_positions(model, image, processor) -> None:
+    """``qwen3+sincos``: replace Qwen3-VL's learned patch-position table (random at 0.02, ~33x smaller than the
+    patch content at start) by a frozen 2-D sinusoid of the content's scale, so every image token carries its
+    row and column from step 0. Measured no faster than the learned table (docs/training.md)."""
+    import math
+
+    import torch
+
+    visual = model.model.visual
+    side, dim = visual.num_grid_per_side, visual.pos_embed.weight.shape[1]
+    freqs = torch.exp(torch.linspace(math.log(0.25), math.log(2.5), dim // 4))
+    grid = torch.arange(side, dtype=torch.float32)[:, None] * freqs
+    axis = torch.cat([grid.sin(), grid.cos()], dim=1)  # side x dim/2
+    table = torch.cat([axis[:, None].expand(side, side, -1), axis[None, :].expand(side, side, -1)], dim=2)
+    with torch.no_grad():
+        pixels = processor.image_processor(images=[image], return_tensors="pt")["pixel_values"]
+        content = visual.patch_embed(pixels.to(visual.patch_embed.proj.weight.dtype))
+        visual.pos_embed.weight.copy_(table.reshape(side * side, dim) * content.std() / table.std())
+    visual.pos_embed.requires_grad_(False)
+
+
+def smooth_number_embeddings(model, tokenizer) -> None:
+    """``--number-init smooth``: start each coordinate token "0".."999" at a sinusoid of its value (the scale of
+    the other embeddings), so neighbouring numbers start close (Pix2Seq-style coordinates). Measured no help on
+    the box task (docs/training.md)."""
+    import math
+
+    import torch
+
+    from spatialthinker.train.tiny import NUMBER_TOKENS
+
+    embeddings = model.get_input_embeddings().weight
+    values = torch.arange(NUMBER_TOKENS, dtype=torch.float32)[:, None]
+    freqs = torch.exp(torch.linspace(math.log(1 / NUMBER_TOKENS), 0.0, embeddings.shape[1] // 2))
+    table = torch.cat([(values * freqs).sin(), (values * freqs).cos()], dim=1)
+    ids = tokenizer.convert_tokens_to_ids([str(n) for n in range(NUMBER_TOKENS)])
+    with torch.no_grad():
+        embeddings[ids] = (table * embeddings.std() / table.std()).to(embeddings.dtype)
+
+
 class Batcher:
     """Chat-formatted prompt + target, labels on the target tokens only (prompt lengths cached per image)."""
 
@@ -163,11 +242,7 @@ class Batcher:
         self.with_question = with_question
         self.prompt_tokens: dict[str, int] = {}
 
-    @staticmethod
-    def image(row: dict):
-        from PIL import Image
-
-        return Image.open(io.BytesIO(row["images"]["bytes"])).convert("RGB")
+    image = staticmethod(batcher_image)
 
     def prompt(self, row: dict) -> str:
         text = row["question_with_options"] if self.with_question else "What do you see?"
@@ -202,6 +277,10 @@ def run_variant(name: str, train: list[dict], val: list[dict], tokenizer_dir: st
     model, processor = build_model(tokenizer_dir, depth, args.seed, family)
     if frozen:
         model.model.visual.patch_embed.requires_grad_(False)
+    if name.endswith("+sincos"):
+        fix_patch_positions(model, batcher_image(train[0]), processor)
+    if args.number_init == "smooth":
+        smooth_number_embeddings(model, processor.tokenizer)
     batcher = Batcher(processor, with_question=letter_task or verdict_task or box_task)
 
     def target(row: dict, letter: str | None = None) -> str:
@@ -308,8 +387,11 @@ def main() -> None:
     parser.add_argument("--task", choices=("presence", "letter", "verdict", "box"), default="presence")
     parser.add_argument("--observe", action="store_true", help="verdict task: the target first names every class "
                         "in the image (\"I see ball, cone.\"); scored after the model's own greedy observation")
-    parser.add_argument("--restate", choices=("facts", "values"), help="verdict task: before the verdicts, the "
-                        "fact an existence answer rests on (facts), and the compared values too (values)")
+    parser.add_argument("--restate", choices=("facts", "values", "order"), help="verdict task: before the verdicts, the "
+                        "fact an existence answer rests on (facts), and the compared values too (values) or the "
+                        "compared objects in order (order)")
+    parser.add_argument("--number-init", choices=("random", "smooth"), default="random",
+                        help="coordinate-token embeddings: random (the tiny model's) or a sinusoid of the value")
     parser.add_argument("--given-facts", action="store_true", help="verdict task: score after the true facts "
                         "instead of the model's own (does the reasoning from the facts form at all?)")
     parser.add_argument("--order", choices=("classes", "left-right", "near-far"), default="classes",

@@ -95,7 +95,8 @@ def _train_arm(arm: Arm, warm: str, data_dir: Path, preset: Preset, seed: int, r
     else:
         result = run_grpo(GRPORecipe(**common, reward=arm.reward, num_generations=preset.num_generations,
                                      max_completion_length=preset.max_completion_length,
-                                     temperature=preset.temperature, rollouts_per_step=2))
+                                     temperature=preset.temperature,
+                                     rollouts_per_step=preset.grpo_batch_size))
     return result.final_dir or str(run_dir / "final")
 
 

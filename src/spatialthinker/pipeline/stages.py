@@ -163,7 +163,7 @@ def train_grpo(model_path: str, data_dir: Path, preset: Preset, run_dir: Path, t
         max_steps=preset.grpo_steps, learning_rate=preset.grpo_learning_rate if tiny else 1e-6,
         num_generations=preset.num_generations, per_device_train_batch_size=preset.grpo_batch_size,
         max_completion_length=preset.max_completion_length, temperature=preset.temperature, reward="dense",
-        rollouts_per_step=4, save_steps=max(50, preset.grpo_steps // 2), save_total_limit=1,
+        rollouts_per_step=preset.grpo_batch_size, save_steps=max(50, preset.grpo_steps // 2), save_total_limit=1,
         resume=_resume(run_dir), prompt_style=prompt_style(tiny), **tiny_recipe_fields(tiny),
     )
     result = run_grpo(recipe)

@@ -149,6 +149,7 @@ class TelemetryReward:
                 size = (columns.get("image_size") or [None] * len(texts))[i]
                 record = {
                     "step": step, "image_id": (columns.get("image_id") or [None] * len(texts))[i],
+                    "category": (columns.get("category") or [None] * len(texts))[i],
                     "image_path": _image_path(columns, i), "prompt": _prompt_text(prompts[i] if prompts else ""),
                     "completion": texts[i], "ground_truth": (columns.get(truth_key) or [None] * len(texts))[i],
                     "image_size": list(size) if size is not None else None,
