@@ -387,9 +387,9 @@ def main() -> None:
     parser.add_argument("--task", choices=("presence", "letter", "verdict", "box"), default="presence")
     parser.add_argument("--observe", action="store_true", help="verdict task: the target first names every class "
                         "in the image (\"I see ball, cone.\"); scored after the model's own greedy observation")
-    parser.add_argument("--restate", choices=("facts", "values", "order"), help="verdict task: before the verdicts, the "
-                        "fact an existence answer rests on (facts), and the compared values too (values) or the "
-                        "compared objects in order (order)")
+    parser.add_argument("--restate", choices=("facts", "values", "order"),
+                        help="verdict task: before the verdicts, the fact an existence answer rests on (facts), and "
+                        "the compared values too (values) or the compared objects in order (order)")
     parser.add_argument("--number-init", choices=("random", "smooth"), default="random",
                         help="coordinate-token embeddings: random (the tiny model's) or a sinusoid of the value")
     parser.add_argument("--given-facts", action="store_true", help="verdict task: score after the true facts "

@@ -1,10 +1,19 @@
-"""Helpers for training tests: the tiny STVQA-schema parquet and a one-thread torch fixture."""
+"""Helpers for training tests: the tiny STVQA-schema parquet, a one-thread torch fixture and a reward that the
+policy controls (imported by GRPO through its dotted path, ``_tiny.shorter_is_better``)."""
 
 import pytest
 
 from spatialthinker.train.tiny import write_tiny_stvqa
 
-__all__ = ["one_torch_thread", "write_tiny_stvqa"]
+__all__ = ["one_torch_thread", "shorter_is_better", "write_tiny_stvqa"]
+
+
+def shorter_is_better(completions, **columns) -> list[float]:
+    """1 minus the completion's length in characters over 200: a reward the policy earns by choice alone (stop
+    sooner), different for almost every completion, so every group carries a gradient and GRPO must raise it."""
+    texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+    texts = [t if isinstance(t, str) else " ".join(part.get("text", "") for part in t) for t in texts]
+    return [1.0 - len(t) / 200 for t in texts]
 
 
 @pytest.fixture(autouse=True)

@@ -179,6 +179,23 @@ def test_grpo_dense_ungated_moves_weights(warmed_model, tiny_data, tmp_path):
     assert _moved(_params(warmed_model), _params(result.final_dir)) > 0.5
 
 
+def test_grpo_raises_a_reward_the_policy_controls(warmed_model, tiny_data, tmp_path):
+    """GRPO's direction end to end (rewards -> advantages -> update -> sampled policy): with a reward the warmed
+    policy earns by choice alone (shorter completions), the reward of the rollouts must climb within a dozen
+    steps. A flipped advantage sign, zeroed advantages, rewards paired with the wrong completions or an update
+    that never reaches the sampling weights all fail it. (On the mini preset's model a reward for naming a cube
+    went from 0.30 to 0.96 in 20 steps; docs/training.md, "Is GRPO wired right".)"""
+    from spatialthinker.train.grpo import run_grpo
+
+    out = str(tmp_path / "run")
+    run_grpo(GRPORecipe(model=warmed_model, dataset=tiny_data, output_dir=out, max_steps=12,
+                        reward="_tiny.shorter_is_better", prompt_style="sparse", max_completion_length=48,
+                        learning_rate=1e-3, **{**TINY, "per_device_train_batch_size": 8}))
+    rewards = [r["reward"] for r in _records(out)]
+    assert len(rewards) == 12
+    assert sum(rewards[-4:]) / 4 >= sum(rewards[:4]) / 4 + 0.1, rewards  # measured: 0.63 -> 0.78
+
+
 def test_sft_batches_place_the_image_as_generation_does(tiny_model, tiny_data):
     """What SFT trains is what generation runs: TRL's VLM collator hands the forward pass ``mm_token_type_ids``,
     so the image tokens get the same 3-D (M-RoPE) positions as in ``generate``, and the teacher-forced log-probs
