@@ -201,7 +201,7 @@ def test_sft_batches_place_the_image_as_generation_does(tiny_model, tiny_data):
     so the image tokens get the same 3-D (M-RoPE) positions as in ``generate``, and the teacher-forced log-probs
     of a response equal the scores ``generate`` gives while writing that same response. Without them Qwen-VL
     falls back to 1-D positions without a word: on the mini preset's SFT model the two disagreed by up to 0.6
-    nats on box coordinates (docs/training.md, "Learning in miniature")."""
+    nats on box coordinates (docs/training.md, "Is GRPO wired right")."""
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 
     from spatialthinker.train.data import load_stvqa, prepare_sft_dataset
@@ -217,7 +217,7 @@ def test_sft_batches_place_the_image_as_generation_does(tiny_model, tiny_data):
     prompt = {k: v[:, :start] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v
               for k, v in batch.items() if k != "labels"}
 
-    def forced(step_index, generated):  # generate() writes exactly the SFT response
+    def forced(batch_index, generated):  # generate() writes exactly the SFT response
         return [int(completion[generated.shape[0] - start])]
 
     with torch.no_grad():
