@@ -101,12 +101,12 @@ PRESETS: dict[str, Preset] = {
 #: Presets of ``spatialthinker experiment dense-vs-sparse``: ``sft_*`` is the shared warm start, ``grpo_*`` the
 #: budget of every arm (the continued-SFT arm gets the same steps, sequences per step and learning rate).
 EXPERIMENT_PRESETS: dict[str, Preset] = {
-    # <= 60 min on 2 cores: the mini preset's data, warm start and token cap (here on dense and sparse targets
-    # alike), then 30 steps of 8 sequences per arm and seed.
+    # <= 60 min on 2 cores: the mini preset's data, warm start, token cap and 240 held-out questions (here on
+    # dense and sparse targets alike), then 30 steps of 8 sequences per arm and seed.
     "experiment": Preset("experiment", num_scenes=600, image_size=112, world="blocks", max_gt_objects=3,
                          sft_steps=2400, sft_learning_rate=3e-4, sft_batch_size=8, grpo_steps=30,
                          grpo_learning_rate=2e-5, num_generations=4, grpo_batch_size=8,
-                         max_completion_length=BLOCKS_MAX_TOKENS, temperature=1.0, eval_limit=120,
+                         max_completion_length=BLOCKS_MAX_TOKENS, temperature=1.0, eval_limit=240,
                          eval_max_new_tokens=BLOCKS_MAX_TOKENS),
     # For the test suite: seconds, every stage and every piece of bookkeeping (budgets, seeds, splits).
     "experiment-test": Preset("experiment-test", num_scenes=4, image_size=64, world="blocks", tiny_size="micro",
