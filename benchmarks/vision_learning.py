@@ -54,6 +54,11 @@ VARIANTS = {"blocks4": (4, False, "qwen2_5_vl"), "blocks4+frozen": (4, True, "qw
 LETTER_VARIANTS = ("text-first", "verdicts")
 
 
+def horizontal_centre(obj: dict) -> float:
+    """The horizontal centre of a ``scene_3d`` object's pixel box: what "left of" / "right of" compares."""
+    return (obj["bbox"][0] + obj["bbox"][2]) / 2
+
+
 def present_classes(row: dict, order: str = "classes") -> str:
     """The presence target: the classes the image shows, alphabetically (what the SFT responses observe now), or
     ordered left to right (box centre) or near to far (depth)."""
@@ -61,7 +66,7 @@ def present_classes(row: dict, order: str = "classes") -> str:
 
     objects = json.loads(row["scene_3d"])["objects"]
     if order == "left-right":
-        ordered = sorted(objects, key=lambda o: o["bbox"][0] + o["bbox"][2])
+        ordered = sorted(objects, key=horizontal_centre)
         return "Left to right: " + ", ".join(o["label"] for o in ordered) + "."
     if order == "near-far":
         return "Near to far: " + ", ".join(o["label"] for o in sorted(objects, key=lambda o: o["depth_m"])) + "."
@@ -80,9 +85,23 @@ def letter_target(row: dict, shape: str, letter: str) -> str:
     return f"{option_verdicts(row['options'], right)} So ({letter})."
 
 
-#: How ``--restate order`` names the order of the compared objects, per evidence key.
+#: The value each comparison category compares, by its evidence key, and how ``--restate order`` names the
+#: order of the compared objects by it.
 ORDER_WORDS = {"depth_m": "Near to far", "distance_m": "Near to far from the {referent}",
                "volume_m3": "Small to large", "relation": "Left to right"}
+
+
+def compared_values(row: dict) -> tuple[str, dict[str, float]] | None:
+    """The evidence key of a comparison question and the compared value of each of its objects (metres, cubic
+    metres, or the horizontal box centre in pixels for a relation); None for other questions."""
+    evidence = json.loads(row["evidence"])
+    for key in ORDER_WORDS:
+        if key == "relation" and "relation" in evidence:
+            objects = {obj["id"]: obj for obj in json.loads(row["scene_3d"])["objects"]}
+            return key, {i: horizontal_centre(objects[i]) for i in evidence["relation"][::2]}
+        if evidence.get(key):
+            return key, evidence[key]
+    return None
 
 
 def compared_order(row: dict) -> str:
@@ -90,21 +109,15 @@ def compared_order(row: dict) -> str:
     existence fact for existence questions."""
     from spatialthinker.train.data import question_facts
 
-    evidence = json.loads(row["evidence"])
     if row["category"] == "existence":
         return question_facts(row)
-    for key, words in ORDER_WORDS.items():
-        if key not in evidence:
-            continue
-        if key == "relation":
-            objects = {obj["id"]: obj for obj in json.loads(row["scene_3d"])["objects"]}
-            values = {i: objects[i]["bbox"][0] + objects[i]["bbox"][2] for i in evidence["relation"][::2]}
-        else:
-            values = evidence[key]
-        names = [i.split(".")[0] for i in sorted(values, key=values.get)]
-        referent = evidence.get("referent", "").split(".")[0]
-        return f"{words.format(referent=referent)}: {', '.join(names)}."
-    return ""
+    compared = compared_values(row)
+    if compared is None:
+        return ""
+    key, values = compared
+    names = [i.split(".")[0] for i in sorted(values, key=values.get)]
+    referent = json.loads(row["evidence"]).get("referent", "").split(".")[0]
+    return f"{ORDER_WORDS[key].format(referent=referent)}: {', '.join(names)}."
 
 
 def restatement(row: dict, values_too: bool = False) -> str:
@@ -115,17 +128,14 @@ def restatement(row: dict, values_too: bool = False) -> str:
     docs/training.md)."""
     from spatialthinker.train.data import question_facts
 
-    evidence = json.loads(row["evidence"])
     if row["category"] == "existence" or not values_too:
         return question_facts(row)
-    values = evidence.get("depth_m") or evidence.get("distance_m") or evidence.get("volume_m3")
-    if values is None and "relation" in evidence:
-        objects = {obj["id"]: obj for obj in json.loads(row["scene_3d"])["objects"]}
-        values = {i: (objects[i]["bbox"][0] + objects[i]["bbox"][2]) / 2 for i in evidence["relation"][::2]}
-    if values is None:
+    compared = compared_values(row)
+    if compared is None:
         return ""
-    scale = 1000.0 if "volume_m3" in evidence else 1.0
-    return ", ".join(f"{key.split('.')[0]} {value * scale:.1f}" for key, value in values.items()) + "."
+    key, values = compared
+    scale = 1000.0 if key == "volume_m3" else 1.0
+    return ", ".join(f"{name.split('.')[0]} {value * scale:.1f}" for name, value in values.items()) + "."
 
 
 def verdict_target(row: dict, letter: str, restate: str = "") -> str:
@@ -194,19 +204,27 @@ def batcher_image(row: dict):
     return Image.open(io.BytesIO(row["images"]["bytes"])).convert("RGB")
 
 
-def fix_patch_positions(model, image, processor) -> None:
-    """``qwen3+sincos``: replace Qwen3-VL's learned patch-position table (random at 0.02, ~33x smaller than the
-    patch content at start) by a frozen 2-D sinusoid of the content's scale, so every image token carries its
-    row and column from step 0. Measured no faster than the learned table (docs/training.md)."""
+def sinusoid(count: int, lowest: float, highest: float, width: int):
+    """A ``count x width`` table: sines then cosines of 0..count-1 at ``width / 2`` frequencies spaced
+    geometrically from ``lowest`` to ``highest`` radians per step (close values get close rows)."""
     import math
 
     import torch
 
+    freqs = torch.exp(torch.linspace(math.log(lowest), math.log(highest), width // 2))
+    angles = torch.arange(count, dtype=torch.float32)[:, None] * freqs
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def fix_patch_positions(model, image, processor) -> None:
+    """``qwen3+sincos``: replace Qwen3-VL's learned patch-position table (random at 0.02, ~33x smaller than the
+    patch content at start) by a frozen 2-D sinusoid of the content's scale, so every image token carries its
+    row and column from step 0. Measured no faster than the learned table (docs/training.md)."""
+    import torch
+
     visual = model.model.visual
     side, dim = visual.num_grid_per_side, visual.pos_embed.weight.shape[1]
-    freqs = torch.exp(torch.linspace(math.log(0.25), math.log(2.5), dim // 4))
-    grid = torch.arange(side, dtype=torch.float32)[:, None] * freqs
-    axis = torch.cat([grid.sin(), grid.cos()], dim=1)  # side x dim/2
+    axis = sinusoid(side, 0.25, 2.5, dim // 2)  # side x dim/2
     table = torch.cat([axis[:, None].expand(side, side, -1), axis[None, :].expand(side, side, -1)], dim=2)
     with torch.no_grad():
         pixels = processor.image_processor(images=[image], return_tensors="pt")["pixel_values"]
@@ -219,16 +237,12 @@ def smooth_number_embeddings(model, tokenizer) -> None:
     """``--number-init smooth``: start each coordinate token "0".."999" at a sinusoid of its value (the scale of
     the other embeddings), so neighbouring numbers start close (Pix2Seq-style coordinates). Measured no help on
     the box task (docs/training.md)."""
-    import math
-
     import torch
 
     from spatialthinker.train.tiny import NUMBER_TOKENS
 
     embeddings = model.get_input_embeddings().weight
-    values = torch.arange(NUMBER_TOKENS, dtype=torch.float32)[:, None]
-    freqs = torch.exp(torch.linspace(math.log(1 / NUMBER_TOKENS), 0.0, embeddings.shape[1] // 2))
-    table = torch.cat([(values * freqs).sin(), (values * freqs).cos()], dim=1)
+    table = sinusoid(NUMBER_TOKENS, 1 / NUMBER_TOKENS, 1.0, embeddings.shape[1])
     ids = tokenizer.convert_tokens_to_ids([str(n) for n in range(NUMBER_TOKENS)])
     with torch.no_grad():
         embeddings[ids] = (table * embeddings.std() / table.std()).to(embeddings.dtype)

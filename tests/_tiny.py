@@ -11,9 +11,9 @@ __all__ = ["one_torch_thread", "shorter_is_better", "write_tiny_stvqa"]
 def shorter_is_better(completions, **columns) -> list[float]:
     """1 minus the completion's length in characters over 200: a reward the policy earns by choice alone (stop
     sooner), different for almost every completion, so every group carries a gradient and GRPO must raise it."""
-    texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
-    texts = [t if isinstance(t, str) else " ".join(part.get("text", "") for part in t) for t in texts]
-    return [1.0 - len(t) / 200 for t in texts]
+    from spatialthinker.rewards.trl import completion_text
+
+    return [1.0 - len(completion_text(c)) / 200 for c in completions]
 
 
 @pytest.fixture(autouse=True)

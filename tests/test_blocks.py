@@ -126,7 +126,8 @@ def test_sft_targets_observe_every_class_and_state_the_existence_fact(blocks_dat
         dense, sparse = sft_target(row, "dense"), sft_target(row, "sparse")
         assert dense.startswith(f"<observe> I see {', '.join(shown)}. </observe>")
         assert sparse.startswith(f"<think> I see {', '.join(shown)}. ")
-        asked = json.loads(row["evidence"]).get("phrase") or json.loads(row["evidence"]).get("absent")
+        evidence = json.loads(row["evidence"])
+        asked = evidence.get("phrase") or evidence.get("absent")
         fact = f"{asked}: {row['answer_text_only']}. (A)"
         assert (fact in dense and fact in sparse) == (row["category"] == "existence")
         if row["category"] == "existence":  # the fact agrees with the image
