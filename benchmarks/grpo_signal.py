@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 KEYS = {
@@ -99,6 +100,7 @@ def main() -> None:
     print(" | ".join(header))
     for run in runs:
         if not (run / "metrics.jsonl").is_file():
+            print(f"{run}: no metrics.jsonl, not a GRPO run folder (skipped)", file=sys.stderr)
             continue
         values = summarize(run)
         print(" | ".join([run.name] + [f"{values[k]:.3f}" if k != "steps" else f"{values[k]:.0f}"
